@@ -1,0 +1,461 @@
+"""The configuration file: YAML validated into typed pydantic models.
+
+Every problem becomes a ``ConfigError`` reading ``file:line: field.path: what was expected``, raised
+before any work starts. The YAML is composed into a node tree (which keeps each node's line), turned
+into plain data and validated by pydantic; each error location (``sources.0.urls.1``) is walked back
+down the node tree to find its line.
+
+Choices worth knowing:
+
+- **Anchors and aliases (``&name``/``*name``) are refused outright**, at the line of the first one. A
+  configuration has no real need for them, and refusing them makes "billion laughs" alias bombs
+  impossible rather than merely bounded.
+- Duplicate keys in one mapping are errors (plain YAML would silently keep the last one).
+- An empty value (``feeds:`` with every item commented out) means "use the default".
+- A URL listed twice (in one source or across sources; ``#fragment`` and the case of scheme and host do
+  not count) is checked once, under the first source listing it; a warning naming both lines goes to
+  the logger ``monitor.config`` and to ``Config.warnings``.
+- Only the first error in file order is reported: fix it and run again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import soupsieve
+import yaml  # type: ignore[import-untyped,unused-ignore]
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from monitor.errors import ConfigError
+
+__all__ = ["DEFAULT_USER_AGENT", "ArticleTarget", "Config", "SourceConfig", "Timeouts", "load_config",
+           "parse_config", "parse_duration", "parse_size"]
+
+logger = logging.getLogger("monitor.config")
+
+DEFAULT_USER_AGENT = "newsmon/0.1 (+https://github.com/newsmon/newsmon)"
+Loc = tuple[str | int, ...]
+
+# --- scalar parsers and validators -----------------------------------------------------------------
+
+_DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[smhd])+\s*")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*", re.IGNORECASE)
+_BYTES = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def _describe(value: object) -> str:
+    """A value as it was written in YAML, for the "got ..." of a message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``90``, ``"90"``, ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"`` or ``"1h30m"``."""
+    expected = ("expected a duration such as 90 (seconds), '30s', '15m', '1h' or '1h30m', "
+                f"got {_describe(value)}")
+    if isinstance(value, bool):  # an int subclass, but `interval: yes` is a mistake, not one second
+        raise ValueError(expected)
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            if not _DURATION.fullmatch(value):
+                raise ValueError(expected) from None
+            seconds = sum(float(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
+    else:
+        raise ValueError(expected)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(expected)
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """Bytes from ``10485760``, ``"500kB"``, ``"2MB"`` (powers of 1000) or ``"10MiB"`` (powers of 1024)."""
+    expected = f"expected a size such as 10485760, '500kB', '2MB' or '10MiB', got {_describe(value)}"
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 and value % 1 == 0:
+        return int(value)
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(expected)
+    return round(float(match[1]) * _BYTES[(match[2] or "b").lower()])
+
+
+def _positive_duration(value: object) -> object:
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration greater than zero, got {_describe(value)}")
+    return seconds
+
+
+def _http_url(url: str) -> str:
+    url = url.strip()
+    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ValueError(f"expected a URL without spaces, got {url!r}")
+    # Look for "://" before trusting urlsplit, which reads "localhost:8080/x" as scheme "localhost".
+    if "://" not in url:
+        raise ValueError(f"expected an absolute URL starting with https:// or http://, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"invalid URL {url!r}: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"only http and https URLs are supported, got {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"URL has no host name: {url!r}")
+    return url
+
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+def _css(selector: str) -> str:
+    # soupsieve is the engine behind BeautifulSoup.select(): what compiles here works at extraction.
+    try:
+        soupsieve.compile(selector)
+    except Exception as exc:  # SelectorSyntaxError, or ValueError for an empty selector
+        raise ValueError(f"invalid CSS selector {selector!r}: {str(exc).splitlines()[0]}") from None
+    return selector
+
+
+def _domain(name: str) -> str:
+    name = name.strip().lower().rstrip(".")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", name):
+        raise ValueError(f"expected a host name such as 'bbc.co.uk', got {name!r}")
+    return name
+
+
+def _one_line(text: str) -> str:
+    # user_agent goes into an HTTP header: a newline there would be header injection.
+    if not text.strip():
+        raise ValueError("must not be empty")
+    if any(ord(ch) < 32 for ch in text):
+        raise ValueError(f"expected one line of text, got {text!r}")
+    return text.strip()
+
+
+PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
+OptionalDuration = Annotated[float | None, BeforeValidator(_positive_duration)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Line = Annotated[str, AfterValidator(_one_line)]
+Css = Annotated[str, AfterValidator(_css)]
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    # strict: YAML already yields real numbers and booleans; lax mode would read `concurrency: yes` as 1.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+
+
+class Timeouts(_Section):
+    """Seconds: ``connect`` to open a connection, ``idle`` between two reads, ``total`` per request."""
+
+    connect: PositiveDuration = 10.0
+    idle: PositiveDuration = 20.0
+    total: PositiveDuration = 60.0
+
+
+class SourceConfig(_Section):
+    name: Line
+    urls: list[HttpUrl] = []
+    feeds: list[HttpUrl] = []
+    sitemaps: list[HttpUrl] = []
+    interval: OptionalDuration = None
+    selector: Css | None = None
+    exclude: list[Css] = []
+    ignore: list[Annotated[str, AfterValidator(_regex)]] = []
+    allow_private: bool = False
+    max_age: OptionalDuration = None
+    domains: list[Annotated[str, AfterValidator(_domain)]] = []
+
+
+@dataclass(frozen=True)
+class ArticleTarget:
+    url: str
+    source: str
+
+
+class Config(_Section):
+    storage: Line = "snapshots/"
+    reports: Line = "reports/"
+    user_agent: Line = DEFAULT_USER_AGENT
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
+    per_host_delay: Annotated[float, BeforeValidator(parse_duration)] = 2.0
+    timeout: Timeouts = Field(default_factory=Timeouts)
+    max_bytes: Annotated[int, BeforeValidator(parse_size), Field(gt=0)] = 10 * 1024 * 1024
+    sources: list[SourceConfig] = []
+    # Not YAML keys (parse_config refuses them there): set by load_config and while loading.
+    base_dir: Path = Field(default_factory=Path.cwd, strict=False)
+    warnings: list[str] = Field(default_factory=list, exclude=True, repr=False)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _plain_timeout(cls, value: object) -> object:
+        # `timeout: 30` (or "30s") is the common case: the deadline for a whole request.
+        return value if isinstance(value, dict | Timeouts) else {"total": _positive_duration(value)}
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        # The store speaks SQLite and PostgreSQL only: say so now rather than at the first check.
+        if "://" in value and not re.match(r"(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("expected a folder, a sqlite:/// URL or a postgresql+psycopg:// URL, "
+                             f"got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        first: dict[str, int] = {}
+        for i, source in enumerate(self.sources):
+            if source.name in first:
+                # An after-validator cannot set its error's location: ctx "where" carries it to parse_config.
+                message = f"source name {source.name!r} is already used by sources.{first[source.name]}"
+                raise PydanticCustomError("config", "{message}", {"message": message,
+                                                                  "where": ("sources", i, "name")})
+            first[source.name] = i
+        return self
+
+    def storage_url(self) -> str:
+        """A SQLAlchemy URL: a folder becomes ``sqlite:///<absolute folder>/newsmon.db``."""
+        if "://" in self.storage:
+            return self.storage
+        return f"sqlite:///{(self._resolve(self.storage) / 'newsmon.db').as_posix()}"
+
+    def reports_dir(self) -> Path:
+        return self._resolve(self.reports)
+
+    def _resolve(self, folder: str) -> Path:
+        path = Path(folder).expanduser()
+        return Path(os.path.abspath(path if path.is_absolute() else self.base_dir / path))
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        names = [s.name for s in self.sources]
+        valid = f"configured sources: {', '.join(names)}" if names else "no sources are configured"
+        raise ConfigError(f"unknown source {name!r}{_did_you_mean(name, names)}; {valid}", field="source")
+
+    def articles(self, source: str | None = None) -> list[ArticleTarget]:
+        """Every configured article URL once; a URL in two sources belongs to the first of them."""
+        if source is not None:
+            self.source(source)  # an unknown name is an error, not an empty list
+        targets: dict[str, ArticleTarget] = {}
+        for s in self.sources:
+            for url in s.urls:
+                targets.setdefault(_url_key(url), ArticleTarget(url, s.name))
+        return [t for t in targets.values() if source is None or t.source == source]
+
+
+_INTERNAL = frozenset({"base_dir", "warnings"})  # model fields that are not YAML keys
+_SECTIONS: dict[str, type[BaseModel]] = {"sources": SourceConfig, "timeout": Timeouts}
+
+
+def _url_key(url: str) -> str:
+    """Two URLs are the same article when they differ only in #fragment or the case of scheme and host."""
+    parts = urlsplit(url)
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), fragment="").geturl()
+
+
+# --- YAML with line numbers ------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
+    """SafeLoader that refuses anchors, aliases and duplicate keys, each at its line."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        # Checked per event, before composing, so a bomb is refused at its first anchor, in microseconds.
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed in a newsmon "
+                "configuration (they allow alias bombs); write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key_node.value!r} (first on line {seen[key_node.value]})",
+                    key_node.start_mark)
+            if isinstance(key_node, yaml.ScalarNode):
+                seen[key_node.value] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _line_of(root: Any, loc: Sequence[str | int]) -> int | None:
+    """The line of the deepest node ``loc`` reaches; for a mapping entry, the line of its key."""
+    if root is None:
+        return None
+    node, line = root, root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            entry = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)
+                          and k.value == str(part)), None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line + 1, entry[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return int(line)
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_key(key: object, section: Loc) -> str:
+    """``section`` is where the key sits: () for the top level, ("sources", 2) or ("timeout",)."""
+    model = _SECTIONS.get(str(section[0]), Config) if section else Config
+    valid = [name for name in model.model_fields if name not in _INTERNAL]
+    return f"unknown key {key!r}{_did_you_mean(str(key), valid)}; valid keys: {', '.join(valid)}"
+
+
+_MAPPING = "a mapping (key: value lines)"
+_EXPECTED = {"float_type": "a number", "int_type": "a whole number", "bool_type": "true or false",
+             "string_type": "text", "list_type": "a list (one '- item' per line)", "model_type": _MAPPING,
+             "dict_type": _MAPPING}
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def _message(error: Any) -> str:
+    """A pydantic error as a sentence a person can act on."""
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_describe(value)}"
+    if kind in _BOUNDS:
+        return f"expected a number {_BOUNDS[kind]} {next(iter(ctx.values()))}, got {_describe(value)}"
+    if kind == "missing":
+        return "this key is required"
+    if kind in ("extra_forbidden", "invalid_key"):  # invalid_key: a key that is not text, e.g. `1:`
+        return _unknown_key(error["loc"][-1], error["loc"][:-1])
+    if kind == "value_error":
+        return str(ctx["error"])
+    return str(error["msg"])
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a configuration file; any problem is a ``ConfigError`` naming ``file:line``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("configuration file not found", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
+    return parse_config(text, filename=str(path), base_dir=Path(os.path.abspath(path)).parent)
+
+
+def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate configuration text; relative folders in it resolve against ``base_dir`` (default: cwd)."""
+    root: Any = None
+
+    def fail(message: str, loc: Loc = (), line: int | None = None) -> ConfigError:
+        return ConfigError(message, file=filename, line=line or _line_of(root, loc),
+                           field=".".join(map(str, loc)) or None)
+
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context
+        if exc.context and exc.context.startswith("expected"):  # "expected a single document ..."
+            problem = f"{exc.context}, {problem}"
+        if "<block" in problem:  # PyYAML's words for a line indented differently from its siblings
+            problem += " (check the indentation)"
+        raise fail(f"invalid YAML: {problem}", line=mark and mark.line + 1) from None
+    except yaml.YAMLError as exc:  # e.g. a reader error for a control character
+        raise fail(f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise fail("invalid YAML: nested too deeply", line=loader.get_mark().line + 1) from None
+    finally:
+        loader.dispose()
+
+    if data is None:  # "---" or "null" alone: as empty as an empty file
+        data = {}
+    if not isinstance(data, dict):
+        raise fail(f"expected settings (key: value lines) at the top level, got {_describe(data)}")
+    for key in data:
+        if key in _INTERNAL:
+            raise fail(_unknown_key(key, ()), (key,))
+    try:
+        config = Config.model_validate({**data, "base_dir": base_dir or Path.cwd()})
+    except ValidationError as exc:
+        located = [(tuple((err.get("ctx") or {}).get("where") or err["loc"]), err) for err in exc.errors()]
+        loc, err = min(located, key=lambda item: _line_of(root, item[0]) or 0)  # the first in the file
+        raise fail(_message(err), loc) from None
+    _merge_duplicate_urls(config, filename, lambda loc: _line_of(root, loc))
+    return config
+
+
+def _merge_duplicate_urls(config: Config, filename: str, line_of: Callable[[Loc], int | None]) -> None:
+    """Keep the first occurrence of each URL (per kind of list); warn about each later one."""
+    for kind in ("urls", "feeds", "sitemaps"):
+        first: dict[str, tuple[str, int | None]] = {}
+        for i, source in enumerate(config.sources):
+            kept: list[str] = []
+            for j, url in enumerate(getattr(source, kind)):
+                key, line = _url_key(url), line_of(("sources", i, kind, j))
+                if key not in first:
+                    first[key] = (source.name, line)
+                    kept.append(url)
+                    continue
+                owner, first_line = first[key]
+                warning = (f"{filename}:{line}: sources.{i}.{kind}.{j}: {url} is already listed on line "
+                           f"{first_line} (source {owner!r}); checking it once, under {owner!r}")
+                config.warnings.append(warning)
+                logger.warning("%s", warning)
+            setattr(source, kind, kept)
