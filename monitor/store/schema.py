@@ -1,0 +1,178 @@
+"""The tables of the store: one SQLAlchemy Core model set for SQLite and PostgreSQL.
+
+::
+
+    sources   1 ─< articles 1 ─< versions >─ blobs (text, html; content-addressed, zstd)
+                           1 ─< checks
+
+``articles`` carries the denormalised state a check needs (latest version number and fingerprint,
+validators, gone flag) so that ``Store.states()`` is one indexed query, not a join over history.
+``versions`` has a surrogate ``id`` so later tables (figure ledger, stories) can point at a version
+with one column. ``newsmon_meta`` marks a database as ours and records the schema version, so a
+foreign database is refused instead of being written into.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
+
+# Bump when the tables change; the store refuses to open a database written by a newer schema.
+# (Alembic migrations replace this check when PostgreSQL workers arrive.)
+SCHEMA_VERSION = 1
+
+# sha256 hex digests: blob keys and fingerprints.
+Sha256 = String(64)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both dialects.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is converted to UTC and
+    stored naive (ISO text, which also sorts correctly). Reading always gives an aware UTC datetime.
+    Naive input is refused: guessing its zone would silently shift check times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the store; pass an aware one")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+meta = Table(
+    "newsmon_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sources = Table(
+    "sources", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+)
+
+articles = Table(
+    "articles", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_checked", UTCDateTime),
+    Column("latest_version", Integer),
+    Column("fingerprint", Sha256),          # of the latest version
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_sha256", Sha256),          # of the last fetched body: skips extraction of identical pages
+    Column("gone", Boolean, nullable=False, default=False),
+    # For the scheduler (a later issue): when to look again, and consecutive failed checks for backoff.
+    Column("next_check_at", UTCDateTime),
+    Column("failures", Integer, nullable=False, default=0),
+    Index("ix_articles_url", "url", unique=True),
+    Index("ix_articles_source_id", "source_id"),
+    Index("ix_articles_next_check_at", "next_check_at"),
+)
+
+blobs = Table(
+    "blobs", metadata,
+    Column("sha256", Sha256, primary_key=True),      # of the uncompressed bytes
+    Column("size", BigInteger, nullable=False),      # uncompressed length in bytes
+    # "zstd" now; room for "zstd-dict:<id>" or "raw" later without a schema change.
+    Column("codec", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+versions = Table(
+    "versions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("byline", Text),
+    Column("published", Text),
+    Column("modified", Text),
+    Column("final_url", Text),
+    Column("fingerprint", Sha256, nullable=False),   # comparable title + text (Version.text_sha256)
+    Column("text_blob", Sha256, ForeignKey("blobs.sha256"), nullable=False),
+    Column("html_blob", Sha256, ForeignKey("blobs.sha256"), nullable=False),
+    Column("size", Integer, nullable=False),         # characters of body text
+    # The guard against duplicate versions from a crash-and-retry or two racing workers.
+    UniqueConstraint("article_id", "number", name="uq_versions_article_number"),
+    CheckConstraint("number >= 1", name="ck_versions_number_positive"),
+)
+
+checks = Table(
+    "checks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),   # an EventName
+    Column("status", SmallInteger),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("wire_bytes", BigInteger, nullable=False, default=0),
+    Column("body_bytes", BigInteger, nullable=False, default=0),
+    Column("duration", Float, nullable=False, default=0.0),
+    Column("error", Text),
+    Column("final_url", Text),
+    # The version this check wrote (NULL if none): lets a crash audit match versions to checks.
+    Column("version", Integer),
+    CheckConstraint("wire_bytes >= 0 AND body_bytes >= 0 AND duration >= 0", name="ck_checks_counts"),
+    Index("ix_checks_article_checked_at", "article_id", "checked_at"),
+)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> None:
+    """``INSERT ... ON CONFLICT (key) DO NOTHING`` on either dialect.
+
+    Both SQLite (3.24+) and PostgreSQL have the clause, but SQLAlchemy spells it per dialect. It is
+    race-free, unlike select-then-insert, which matters once several workers share PostgreSQL.
+    """
+    if rows:
+        conn.execute(_insert_ignore_statement(conn.dialect.name, table, key), rows)
+
+
+@cache
+def _insert_ignore_statement(dialect: str, table: Table, key: str) -> Executable:
+    # Built once: constructing statements costs more than executing them in SQLAlchemy.
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])

@@ -1,0 +1,312 @@
+"""The store: what a check writes (checks, versions, blobs) and what readers ask for (versions, history).
+
+Every ``record`` is one transaction: the check row, the article's new state, the version and its blobs
+are all committed or none is, so a process killed at any moment leaves only complete versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.errors import NotFound, StoreError
+from monitor.models import EVENTS, Validators, Version, VersionSummary
+from monitor.store.blobs import Blob, get_blob, put_blobs
+from monitor.store.engine import open_engine
+from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem
+from monitor.store.schema import articles, checks, insert_ignore, sources, versions
+
+# A result row of any width (SQLAlchemy 2.1 types rows by their column types).
+_AnyRow = Row[*tuple[Any, ...]]
+
+# Keeps every IN list far below SQLite's bound-parameter limit (32766, or 999 in old builds).
+IN_CHUNK = 500
+
+
+def open_store(url: str) -> Store:
+    """Open (and create if needed) the store at a SQLAlchemy URL: ``sqlite:///PATH`` or PostgreSQL."""
+    return Store(open_engine(url))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A RecordItem validated, with its blobs compressed before the transaction opens."""
+
+    item: RecordItem
+    html: Blob | None
+    text: Blob | None
+
+
+class Store:
+    """Articles, their versions and checks in one database. A context manager; ``close()`` when done."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine, for modules that keep their own tables in the same database."""
+        return self._engine
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def record(self, url: str, source: str, check: CheckRecord, *, new_version: NewVersion | None = None,
+               validators: Validators | None = None, body_sha256: str | None = None,
+               gone: bool | None = None) -> int | None:
+        """Record one check, and its new version if given. Returns the version number written, the
+        latest number if ``new_version`` has the latest version's fingerprint, or None."""
+        item = RecordItem(url=url, source=source, check=check, new_version=new_version,
+                          validators=validators, body_sha256=body_sha256, gone=gone)
+        return self.record_many([item])[0]
+
+    def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
+        """``record`` for each item, all in one transaction: if one fails, none is stored."""
+        prepared = [_prepare(item) for item in items]
+        if not prepared:
+            return []
+        source_ids: dict[str, int] = {}
+        with self._transaction("record checks", write=True) as conn:
+            return [self._write(conn, p, source_ids) for p in prepared]
+
+    def _write(self, conn: Connection, prepared: _Prepared, source_ids: dict[str, int]) -> int | None:
+        # Statements are prebuilt and take parameters: building one per call cost more than running it.
+        item, check = prepared.item, prepared.item.check
+        source_id = source_ids.get(item.source)
+        if source_id is None:
+            source_id = source_ids[item.source] = _source_id(conn, item.source)
+        article = _lock_article(conn, item.url, source_id, check)
+
+        changes: dict[str, Any] = {
+            "article": article.id,
+            "source_id": source_id,
+            "last_checked": check.checked_at,
+            # Consecutive failed checks, for the scheduler's backoff; any other outcome resets it.
+            "failures": article.failures + 1 if check.outcome == "error" else 0,
+        }
+        if item.validators is not None:
+            changes["etag"] = item.validators.etag
+            changes["last_modified"] = item.validators.last_modified
+        if item.body_sha256 is not None:
+            changes["body_sha256"] = item.body_sha256
+        if item.gone is not None:
+            changes["gone"] = item.gone
+
+        number: int | None = None
+        written: int | None = None
+        new = item.new_version
+        if new is not None and prepared.html is not None and prepared.text is not None:
+            if article.latest_version is not None and article.fingerprint == new.fingerprint:
+                number = article.latest_version  # the caller's dedup missed it (a retry): no duplicate
+            else:
+                put_blobs(conn, [prepared.html, prepared.text])
+                number = written = (article.latest_version or 0) + 1
+                doc = new.document
+                conn.execute(_INSERT_VERSION, {
+                    "article_id": article.id, "number": number, "created_at": new.created_at,
+                    "title": doc.title, "byline": doc.byline, "published": doc.published,
+                    "modified": doc.modified, "final_url": check.final_url or doc.url,
+                    "fingerprint": new.fingerprint, "text_blob": prepared.text.sha256,
+                    "html_blob": prepared.html.sha256, "size": len(doc.text)})
+                changes["latest_version"] = number
+                changes["fingerprint"] = new.fingerprint
+
+        # The SET clause is the keys of `changes` (minus the WHERE's "article"): untouched columns stay.
+        conn.execute(_UPDATE_ARTICLE, changes)
+        conn.execute(_INSERT_CHECK, {
+            "article_id": article.id, "checked_at": check.checked_at, "outcome": check.outcome,
+            "status": check.status, "etag": check.validators.etag,
+            "last_modified": check.validators.last_modified, "wire_bytes": check.wire_bytes,
+            "body_bytes": check.body_bytes, "duration": check.duration, "error": check.error,
+            "final_url": check.final_url, "version": written})
+        return number
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def states(self, urls: Iterable[str]) -> dict[str, ArticleState]:
+        """The state of each known URL; unknown URLs are absent from the result."""
+        wanted = list(dict.fromkeys(urls))
+        found: dict[str, ArticleState] = {}
+        with self._transaction("read article states") as conn:
+            for start in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[start:start + IN_CHUNK]
+                for row in conn.execute(_STATE_QUERY.where(articles.c.url.in_(chunk))):
+                    found[row.url] = _state(row)
+        return found
+
+    def articles(self, source: str | None = None) -> list[ArticleState]:
+        """Every article (of one source if given), ordered by URL."""
+        query = _STATE_QUERY.order_by(articles.c.url)
+        if source is not None:
+            query = query.where(sources.c.name == source)
+        with self._transaction("list articles") as conn:
+            return [_state(row) for row in conn.execute(query)]
+
+    def latest_version(self, url: str) -> Version | None:
+        """The newest version of an article, or None if it has none (or is unknown)."""
+        with self._transaction(f"read the latest version of {url}") as conn:
+            row = conn.execute(_VERSION_QUERY.where(articles.c.url == url)
+                               .order_by(versions.c.number.desc()).limit(1)).first()
+            return None if row is None else _version(conn, url, row)
+
+    def version(self, url: str, number: int) -> Version:
+        """Version ``number`` of an article; NotFound says which versions exist."""
+        with self._transaction(f"read version {number} of {url}") as conn:
+            row = conn.execute(_VERSION_QUERY.where(
+                and_(articles.c.url == url, versions.c.number == number))).first()
+            if row is None:
+                raise _version_not_found(conn, url, number)
+            return _version(conn, url, row)
+
+    def history(self, url: str) -> list[VersionSummary]:
+        """Every version of an article, oldest first."""
+        with self._transaction(f"read the history of {url}") as conn:
+            article_id = _article_id(conn, url)
+            rows = conn.execute(
+                select(versions.c.number, versions.c.created_at, versions.c.title, versions.c.size)
+                .where(versions.c.article_id == article_id).order_by(versions.c.number))
+            return [VersionSummary(number=r.number, created_at=r.created_at, title=r.title, size=r.size)
+                    for r in rows]
+
+    def raw_html(self, url: str, number: int) -> bytes:
+        """The HTML that version ``number`` was extracted from, byte for byte."""
+        with self._transaction(f"read the HTML of version {number} of {url}") as conn:
+            blob = conn.execute(select(versions.c.html_blob).join(articles).where(
+                and_(articles.c.url == url, versions.c.number == number))).scalar()
+            if blob is None:
+                raise _version_not_found(conn, url, number)
+            return get_blob(conn, blob)
+
+    def checks(self, url: str, limit: int = 50) -> list[CheckRecord]:
+        """The last ``limit`` checks of an article, newest first."""
+        with self._transaction(f"read the checks of {url}") as conn:
+            article_id = _article_id(conn, url)
+            rows = conn.execute(select(checks).where(checks.c.article_id == article_id)
+                                .order_by(checks.c.checked_at.desc(), checks.c.id.desc()).limit(limit))
+            return [CheckRecord(
+                checked_at=r.checked_at, outcome=r.outcome, status=r.status,
+                validators=Validators(etag=r.etag, last_modified=r.last_modified),
+                wire_bytes=r.wire_bytes, body_bytes=r.body_bytes, duration=r.duration, error=r.error,
+                final_url=r.final_url) for r in rows]
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction; database errors become a StoreError saying what was being done."""
+        if self._closed:
+            raise StoreError(f"cannot {action}: the store is closed")
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"cannot {action}: {reason}") from exc
+
+
+def _prepare(item: RecordItem) -> _Prepared:
+    """Refuse bad input before any write, and compress outside the transaction to keep it short."""
+    check = item.check
+    if check.outcome not in EVENTS:
+        raise ValueError(f"{item.url}: unknown check outcome {check.outcome!r}; expected one of {EVENTS}")
+    for when in (check.checked_at, item.new_version.created_at if item.new_version else None):
+        if when is not None and when.utcoffset() is None:
+            raise ValueError(f"{item.url}: naive datetime {when.isoformat()}; the store needs aware ones")
+    new = item.new_version
+    if new is None:
+        return _Prepared(item, None, None)
+    return _Prepared(item, Blob.of(new.html), Blob.of(new.document.text.encode("utf-8")))
+
+
+_SOURCE_ID = select(sources.c.id).where(sources.c.name == bindparam("name"))
+_LOCK_ARTICLE = (select(articles.c.id, articles.c.latest_version, articles.c.fingerprint, articles.c.failures)
+                 .where(articles.c.url == bindparam("url")).with_for_update())
+_UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("article"))
+_INSERT_VERSION = insert(versions)
+_INSERT_CHECK = insert(checks)
+
+
+def _source_id(conn: Connection, name: str) -> int:
+    insert_ignore(conn, sources, [{"name": name}], key="name")
+    return int(conn.execute(_SOURCE_ID, {"name": name}).scalar_one())
+
+
+def _lock_article(conn: Connection, url: str, source_id: int, check: CheckRecord) -> _AnyRow:
+    """The article's id, latest version, fingerprint and failures, creating the row if new.
+
+    FOR UPDATE (ignored by SQLite, whose IMMEDIATE transaction already excludes other writers) makes
+    PostgreSQL workers that check the same article take turns, so both cannot claim number latest+1.
+    """
+    row = conn.execute(_LOCK_ARTICLE, {"url": url}).first()
+    if row is None:
+        insert_ignore(conn, articles, [{"url": url, "source_id": source_id, "first_seen": check.checked_at,
+                                        "gone": False, "failures": 0}], key="url")
+        row = conn.execute(_LOCK_ARTICLE, {"url": url}).one()
+    return row
+
+
+_STATE_QUERY = select(
+    articles.c.url, sources.c.name.label("source"), articles.c.latest_version, articles.c.fingerprint,
+    articles.c.etag, articles.c.last_modified, articles.c.gone, articles.c.body_sha256,
+    articles.c.last_checked,
+).join(sources, articles.c.source_id == sources.c.id)
+
+
+def _state(row: _AnyRow) -> ArticleState:
+    return ArticleState(
+        url=row.url, source=row.source, latest_version=row.latest_version, fingerprint=row.fingerprint,
+        validators=Validators(etag=row.etag, last_modified=row.last_modified), gone=bool(row.gone),
+        body_sha256=row.body_sha256, last_checked=row.last_checked)
+
+
+_VERSION_QUERY = select(
+    versions.c.number, versions.c.created_at, versions.c.title, versions.c.byline, versions.c.published,
+    versions.c.modified, versions.c.final_url, versions.c.fingerprint, versions.c.text_blob,
+    versions.c.html_blob,
+).join(articles, versions.c.article_id == articles.c.id)
+
+
+def _version(conn: Connection, url: str, row: _AnyRow) -> Version:
+    text = get_blob(conn, row.text_blob).decode("utf-8")
+    return Version(
+        url=url, number=row.number, created_at=row.created_at, title=row.title, text=text,
+        byline=row.byline, published=row.published, modified=row.modified, final_url=row.final_url,
+        html_sha256=row.html_blob, text_sha256=row.fingerprint)
+
+
+def _article_id(conn: Connection, url: str) -> int:
+    article_id = conn.execute(select(articles.c.id).where(articles.c.url == url)).scalar()
+    if article_id is None:
+        raise NotFound(f"{url} is not in the store")
+    return int(article_id)
+
+
+def _version_not_found(conn: Connection, url: str, number: int) -> NotFound:
+    article_id = _article_id(conn, url)  # raises the "not in the store" NotFound itself
+    low, high = conn.execute(select(func.min(versions.c.number), func.max(versions.c.number))
+                             .where(versions.c.article_id == article_id)).one()
+    if low is None:
+        return NotFound(f"no version {number} of {url}; it has no versions yet")
+    span = f"version {low}" if low == high else f"versions {low}-{high}"
+    return NotFound(f"no version {number} of {url}; it has {span}")
+

@@ -1,0 +1,391 @@
+"""The store on both backends (SQLite and PostgreSQL through the ``store`` fixture of conftest)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from monitor.errors import NotFound, StoreError
+from monitor.models import Document, Validators
+from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
+from monitor.store.schema import blobs, checks, meta, versions
+
+FIXTURES = Path(__file__).parent / "fixtures"
+URL = "https://news.example/world/north-korea-troops"
+T0 = datetime(2025, 2, 13, 9, 30, tzinfo=UTC)
+
+
+def seed_document() -> Document:
+    lines = (FIXTURES / "article.txt").read_text(encoding="utf-8").splitlines()
+    return Document(title=lines[0], text="\n\n".join(lines[2:11]), byline="By A. Reporter",
+                    published="2025-02-13", modified="2025-02-13T10:00:00Z", url=URL)
+
+
+def page(doc: Document) -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in doc.paragraphs)
+    return f"<!doctype html><html><head><title>{doc.title}</title></head><body>{body}</body></html>".encode()
+
+
+def fp(doc: Document) -> str:
+    # Stands in for monitor.normalise.fingerprint: the store only compares it.
+    return hashlib.sha256(f"{doc.title}\n{doc.text}".encode()).hexdigest()
+
+
+def check(minutes: int = 0, outcome: str = "new", **kwargs: Any) -> CheckRecord:
+    return CheckRecord(checked_at=T0 + timedelta(minutes=minutes), outcome=outcome, **kwargs)
+
+
+def new_version(doc: Document, minutes: int = 0, html: bytes | None = None) -> NewVersion:
+    return NewVersion(document=doc, html=page(doc) if html is None else html, fingerprint=fp(doc),
+                      created_at=T0 + timedelta(minutes=minutes))
+
+
+def revise(doc: Document, n: int) -> Document:
+    return Document(title=doc.title, text=doc.text.replace("1,000", f"{1000 + 500 * n:,}", 1),
+                    byline=doc.byline, url=doc.url)
+
+
+def count(store: Store, table: object) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+# -- versions ----------------------------------------------------------------------------------------
+
+def test_version_round_trip(store: Store) -> None:
+    doc = seed_document()
+    html = page(doc) + "<!-- \u00e9\u00e8 -->".encode("latin-1")  # not UTF-8: raw bytes kept as fetched
+    nv = NewVersion(document=doc, html=html, fingerprint=fp(doc), created_at=T0)
+    assert store.record(URL, "BBC", check(status=200, final_url=URL + "?amp"), new_version=nv) == 1
+
+    version = store.version(URL, 1)
+    assert (version.title, version.text, version.byline) == (doc.title, doc.text, doc.byline)
+    assert (version.published, version.modified) == (doc.published, doc.modified)
+    assert version.final_url == URL + "?amp"
+    assert version.text_sha256 == fp(doc)
+    assert version.html_sha256 == hashlib.sha256(html).hexdigest()
+    assert version.created_at == T0 and version.created_at.tzinfo is not None
+    assert store.raw_html(URL, 1) == html
+    assert store.latest_version(URL) == version
+
+
+def test_created_at_is_returned_in_utc(store: Store) -> None:
+    seoul = timezone(timedelta(hours=9))
+    doc = seed_document()
+    nv = NewVersion(document=doc, html=page(doc), fingerprint=fp(doc), created_at=T0.astimezone(seoul))
+    store.record(URL, "BBC", CheckRecord(checked_at=T0.astimezone(seoul), outcome="new"), new_version=nv)
+    created = store.version(URL, 1).created_at
+    assert created == T0 and created.utcoffset() == timedelta(0)
+    assert store.states([URL])[URL].last_checked == T0
+
+
+def test_naive_datetimes_and_unknown_outcomes_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        store.record(URL, "BBC", CheckRecord(checked_at=datetime(2025, 1, 1), outcome="error"))
+    with pytest.raises(ValueError, match="unknown check outcome 'fetched'"):
+        store.record(URL, "BBC", check(0, "fetched"))
+    assert store.states([URL]) == {}
+
+
+def test_versions_are_numbered_1_2_3(store: Store) -> None:
+    doc = seed_document()
+    numbers = [store.record(URL, "BBC", check(n), new_version=new_version(revise(doc, n), n))
+               for n in range(3)]
+    assert numbers == [1, 2, 3]
+    assert store.latest_version(URL).number == 3  # type: ignore[union-attr]
+    assert store.version(URL, 2).text == revise(doc, 1).text
+    state = store.states([URL])[URL]
+    assert (state.latest_version, state.fingerprint) == (3, fp(revise(doc, 2)))
+
+
+def test_same_fingerprint_is_not_a_new_version(store: Store) -> None:
+    doc = seed_document()
+    assert store.record(URL, "BBC", check(0), new_version=new_version(doc, 0)) == 1
+    # Same fingerprint, different HTML (an ad changed): the latest number comes back, nothing is added.
+    again = new_version(doc, 5, html=page(doc) + b"<!-- ad -->")
+    assert store.record(URL, "BBC", check(5, "unchanged"), new_version=again) == 1
+    assert [v.number for v in store.history(URL)] == [1]
+    assert count(store, versions) == 1 and count(store, blobs) == 2
+    assert len(store.checks(URL)) == 2
+    assert store.record(URL, "BBC", check(9, "unchanged")) is None
+
+
+def test_reverting_to_an_older_text_is_a_new_version(store: Store) -> None:
+    doc = seed_document()
+    for n, d in enumerate([doc, revise(doc, 1), doc]):
+        store.record(URL, "BBC", check(n), new_version=new_version(d, n))
+    assert [v.number for v in store.history(URL)] == [1, 2, 3]
+    assert store.version(URL, 3).text == store.version(URL, 1).text
+
+
+def test_history_is_oldest_first_with_sizes(store: Store) -> None:
+    doc = seed_document()
+    short = Document(title="Headline rewritten", text="One paragraph only.")
+    store.record(URL, "BBC", check(0), new_version=new_version(doc, 0))
+    store.record(URL, "BBC", check(60, "modified"), new_version=new_version(short, 60))
+    history = store.history(URL)
+    assert [(h.number, h.created_at, h.title, h.size) for h in history] == [
+        (1, T0, doc.title, len(doc.text)),
+        (2, T0 + timedelta(minutes=60), "Headline rewritten", len("One paragraph only.")),
+    ]
+    store.record("https://news.example/b", "BBC", check(0, "error", error="timeout"))
+    assert store.history("https://news.example/b") == []
+
+
+def test_not_found_messages(store: Store) -> None:
+    unknown = "https://news.example/nowhere"
+    for call in (lambda: store.version(unknown, 1), lambda: store.history(unknown),
+                 lambda: store.raw_html(unknown, 1), lambda: store.checks(unknown)):
+        with pytest.raises(NotFound, match=f"^{unknown} is not in the store$"):
+            call()
+    assert store.latest_version(unknown) is None
+
+    store.record(URL, "BBC", check(0, "error", error="timeout"))
+    with pytest.raises(NotFound, match="it has no versions yet"):
+        store.version(URL, 1)
+    doc = seed_document()
+    for n in range(3):
+        store.record(URL, "BBC", check(n + 1), new_version=new_version(revise(doc, n), n))
+    with pytest.raises(NotFound) as caught:
+        store.version(URL, 7)
+    assert str(caught.value) == f"no version 7 of {URL}; it has versions 1-3"
+    with pytest.raises(NotFound, match="no version 0 of"):
+        store.raw_html(URL, 0)
+
+
+# -- checks and article state ------------------------------------------------------------------------
+
+def test_checks_are_recorded_newest_first(store: Store) -> None:
+    first = check(0, "new", status=200, validators=Validators('"v1"', "Thu, 13 Feb 2025 09:00:00 GMT"),
+                  wire_bytes=12_345, body_bytes=54_321, duration=0.25, final_url=URL)
+    second = check(15, "unchanged", status=304, validators=Validators(etag='"v1"'), duration=0.05)
+    third = check(30, "error", error="connection reset", duration=1.5)
+    for record in (first, second, third):
+        store.record(URL, "BBC", record)
+    assert store.checks(URL) == [third, second, first]
+    assert store.checks(URL, limit=1) == [third]
+
+
+def test_validators_replace_and_persist(store_url: str) -> None:
+    with open_store(store_url) as store:
+        store.record(URL, "BBC", check(0), validators=Validators(etag='"a"', last_modified="Mon"))
+        store.record(URL, "BBC", check(1), validators=Validators(etag='"b"'))
+        # None keeps what is stored; Validators() would clear it.
+        store.record(URL, "BBC", check(2, "unchanged"))
+    with open_store(store_url) as store:
+        assert store.states([URL])[URL].validators == Validators(etag='"b"')
+        store.record(URL, "BBC", check(3), validators=Validators())
+        assert store.states([URL])[URL].validators == Validators()
+
+
+def test_gone_flag_and_body_hash(store: Store) -> None:
+    store.record(URL, "BBC", check(0), body_sha256="a" * 64)
+    state = store.states([URL])[URL]
+    assert (state.gone, state.body_sha256, state.latest_version, state.fingerprint) == (False, "a" * 64, None,
+                                                                                         None)
+    store.record(URL, "BBC", check(1, "error", status=404), gone=True)
+    assert store.states([URL])[URL].gone is True
+    store.record(URL, "BBC", check(2, "error"))   # gone=None leaves the flag alone
+    state = store.states([URL])[URL]
+    assert state.gone is True and state.body_sha256 == "a" * 64
+    store.record(URL, "BBC", check(3, "restored", status=200), gone=False, body_sha256="b" * 64)
+    state = store.states([URL])[URL]
+    assert (state.gone, state.body_sha256, state.last_checked) == (False, "b" * 64, T0 + timedelta(minutes=3))
+
+
+def test_states_for_many_urls(store: Store) -> None:
+    urls = [f"https://news.example/a/{i}" for i in range(620)]  # two IN chunks (500 each at most)
+    store.record_many([RecordItem(url, "BBC" if i % 2 else "Reuters", check(0, "error", error="x"))
+                       for i, url in enumerate(urls)])
+    missing = ["https://news.example/missing/1", "https://news.example/missing/2"]
+    states = store.states(iter(urls + missing + urls[:3]))
+    assert sorted(states) == sorted(urls)
+    assert states[urls[1]].source == "BBC" and states[urls[2]].source == "Reuters"
+    assert store.states([]) == {}
+
+
+def test_article_source_follows_the_latest_record(store: Store) -> None:
+    store.record(URL, "BBC", check(0))
+    store.record("https://news.example/other", "BBC", check(0))
+    store.record(URL, "BBC World", check(1))
+    assert store.states([URL])[URL].source == "BBC World"
+    assert [a.url for a in store.articles("BBC")] == ["https://news.example/other"]
+    assert [a.url for a in store.articles()] == sorted([URL, "https://news.example/other"])
+    assert store.articles("nobody") == []
+
+
+# -- blobs -------------------------------------------------------------------------------------------
+
+def test_versions_sharing_html_share_one_blob(store: Store) -> None:
+    doc = seed_document()
+    html = page(doc)
+    store.record(URL, "BBC", check(0), new_version=new_version(doc, 0, html=html))
+    # Same HTML, better extraction (a different text): one HTML blob, two text blobs.
+    store.record(URL, "BBC", check(1), new_version=new_version(revise(doc, 1), 1, html=html))
+    store.record("https://news.example/mirror", "BBC", check(2), new_version=new_version(doc, 2, html=html))
+    assert count(store, blobs) == 3
+    assert count(store, versions) == 3
+    assert store.raw_html("https://news.example/mirror", 1) == html
+
+
+@pytest.mark.parametrize("damage", ["other content", "not zstd"])
+def test_corrupt_blob_is_detected(store: Store, damage: str) -> None:
+    doc = seed_document()
+    store.record(URL, "BBC", check(0), new_version=new_version(doc))
+    key = store.version(URL, 1).html_sha256
+    data = zstandard.compress(b"<html>tampered</html>") if damage == "other content" else b"\x00garbage"
+    with store.engine.begin() as conn:
+        conn.execute(update(blobs).where(blobs.c.sha256 == key).values(data=data))
+    with pytest.raises(StoreError, match=f"blob {key} is corrupt"):
+        store.raw_html(URL, 1)
+    assert store.version(URL, 1).text == doc.text   # the text blob is intact
+
+
+# -- transactions ------------------------------------------------------------------------------------
+
+def test_record_many_returns_numbers_in_order(store: Store) -> None:
+    doc = seed_document()
+    result = store.record_many([
+        RecordItem(URL, "BBC", check(0), new_version=new_version(doc)),
+        RecordItem("https://news.example/b", "BBC", check(0, "error", error="timeout")),
+        RecordItem(URL, "BBC", check(1, "modified"), new_version=new_version(revise(doc, 1), 1)),
+        RecordItem(URL, "BBC", check(2, "unchanged"), new_version=new_version(revise(doc, 1), 2)),
+    ])
+    assert result == [1, None, 2, 2]
+    assert store.record_many([]) == []
+
+
+def test_record_many_is_one_transaction(store: Store) -> None:
+    doc = seed_document()
+    store.record(URL, "BBC", check(0), new_version=new_version(doc))
+    batch = [
+        RecordItem(URL, "BBC", check(1, "modified"), new_version=new_version(revise(doc, 1), 1),
+                   validators=Validators(etag='"new"'), gone=True),
+        RecordItem("https://news.example/b", "Reuters", check(1), new_version=new_version(doc, 1)),
+        RecordItem("https://news.example/c", "AP", check(1, wire_bytes=-1)),   # violates a CHECK constraint
+    ]
+    with pytest.raises(StoreError, match="cannot record checks"):
+        store.record_many(batch)
+    assert [v.number for v in store.history(URL)] == [1]
+    state = store.states([URL])[URL]
+    assert (state.validators, state.gone, state.latest_version) == (Validators(), False, 1)
+    assert store.states(["https://news.example/b", "https://news.example/c"]) == {}
+    assert count(store, checks) == 1 and count(store, blobs) == 2
+    assert [a.source for a in store.articles()] == ["BBC"]
+
+
+def test_duplicate_version_number_is_refused(store: Store) -> None:
+    doc = seed_document()
+    store.record(URL, "BBC", check(0), new_version=new_version(doc))
+    # The last line of defence against a crash-and-retry or two workers writing the same number.
+    with store.engine.connect() as conn, pytest.raises(IntegrityError, match="(?i)unique"):
+        row = dict(conn.execute(select(versions).where(versions.c.number == 1)).mappings().one())
+        del row["id"]
+        conn.execute(versions.insert().values(row))
+
+
+# -- opening -----------------------------------------------------------------------------------------
+
+def test_reopening_keeps_data(store_url: str) -> None:
+    doc = seed_document()
+    with open_store(store_url) as store:
+        store.record(URL, "BBC", check(0, status=200, validators=Validators(etag='"x"')),
+                     new_version=new_version(doc), validators=Validators(etag='"x"'))
+    with open_store(store_url) as store:
+        assert store.version(URL, 1).text == doc.text
+        assert store.states([URL])[URL].validators.etag == '"x"'
+        assert store.record(URL, "BBC", check(1), new_version=new_version(revise(doc, 1), 1)) == 2
+
+
+def test_concurrent_writers_never_clash(store: Store) -> None:
+    # Threads share the store's pool: SQLite serialises them with BEGIN IMMEDIATE + busy_timeout,
+    # PostgreSQL with SELECT ... FOR UPDATE on the article row. Every number is written exactly once.
+    doc = seed_document()
+
+    def work(worker: int) -> list[int | None]:
+        return [store.record(URL, "BBC", check(i), new_version=new_version(
+            Document(title=doc.title, text=f"{doc.text} {worker}-{i}"), i)) for i in range(5)]
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = [n for result in pool.map(work, range(4)) for n in result]
+    assert sorted(numbers) == list(range(1, 21))  # type: ignore[type-var]
+    assert [v.number for v in store.history(URL)] == list(range(1, 21))
+
+
+def test_foreign_tables_are_refused(store_url: str) -> None:
+    database = make_url(store_url).database
+    if store_url.startswith("sqlite"):
+        Path(str(database)).parent.mkdir(parents=True)
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE articles (id INTEGER PRIMARY KEY, body TEXT)"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="not a newsmon database \\(it has other tables: articles\\)"):
+        open_store(store_url)
+
+
+def test_newer_schema_is_refused(store_url: str) -> None:
+    open_store(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="99"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="newer newsmon"):
+        open_store(store_url)
+
+
+def test_closed_store_says_so(store_url: str) -> None:
+    store = open_store(store_url)
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.states([URL])
+
+
+def test_sqlite_connection_settings(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path}/a/b/newsmon.db") as store, store.engine.connect() as conn:
+        settings = [conn.execute(text(f"PRAGMA {name}")).scalar()
+                    for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")]
+    assert settings == ["wal", 1, 1, 5000]   # synchronous 1 = NORMAL
+    assert (tmp_path / "a" / "b" / "newsmon.db").is_file()
+
+
+def test_not_a_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.db"
+    path.write_text("title,url\nnot,a database\n")
+    with pytest.raises(StoreError, match="not a SQLite database") as caught:
+        open_store(f"sqlite:///{path}")
+    assert str(path) in str(caught.value)
+    assert path.read_text() == "title,url\nnot,a database\n"   # left untouched
+
+
+def test_foreign_sqlite_database(tmp_path: Path) -> None:
+    path = tmp_path / "places.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    with pytest.raises(StoreError, match="not a newsmon database.*moz_places") as caught:
+        open_store(f"sqlite:///{path}")
+    assert str(path) in str(caught.value)
+
+
+def test_folder_and_bad_urls(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a folder"):
+        open_store(f"sqlite:///{tmp_path}")
+    with pytest.raises(StoreError, match="unsupported database"):
+        open_store("mysql://localhost/news")
+    with pytest.raises(StoreError, match="not a database URL"):
+        open_store("snapshots/")
+
+
+def test_unreachable_postgresql_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="cannot open the store"):
+        open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
