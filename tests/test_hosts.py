@@ -1,0 +1,166 @@
+"""run_per_host: one item per host at a time, delay between a host's starts, hosts in parallel."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+import pytest
+
+from monitor.hosts import run_per_host
+
+Item = tuple[str, int]          # (host, number)
+
+
+def host_of(item: Item) -> str:
+    return item[0]
+
+
+class Recorder:
+    """Work that sleeps, recording when each item ran and how many ran at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.spans: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+        self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+
+    def __call__(self, item: Item) -> str:
+        start = time.monotonic()
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.active -= 1
+            self.spans[item[0]].append((item[1], start, time.monotonic()))
+        return f"{item[0]}#{item[1]}"
+
+
+def test_one_item_per_host_at_a_time_and_delay_between_starts() -> None:
+    items = [(host, n) for n in range(3) for host in ("a.test", "b.test", "c.test")]
+    work = Recorder(0.03)
+    results = list(run_per_host(items, host_of, work, concurrency=8, delay=0.1))
+
+    assert sorted(item for item, _, _ in results) == sorted(items)
+    assert all(error is None and result == f"{item[0]}#{item[1]}" for item, result, error in results)
+    for host, spans in work.spans.items():
+        spans.sort(key=lambda span: span[1])
+        assert [n for n, _, _ in spans] == [0, 1, 2], f"{host} ran out of order"
+        for (_, start, end), (_, next_start, _) in zip(spans, spans[1:], strict=False):
+            assert next_start >= end, f"{host}: two items overlapped"
+            assert next_start - start >= 0.1 - 0.005, f"{host}: started {next_start - start:.3f} s apart"
+
+
+def test_hosts_run_in_parallel() -> None:
+    work = Recorder(0.3)
+    began = time.monotonic()
+    results = list(run_per_host([("a.test", 0), ("b.test", 0)], host_of, work, concurrency=4, delay=2))
+    elapsed = time.monotonic() - began
+    assert len(results) == 2
+    assert elapsed < 0.5, f"two hosts took {elapsed:.2f} s: they did not run in parallel"
+
+
+def test_concurrency_caps_threads_in_use() -> None:
+    work = Recorder(0.05)
+    items = [(f"host{n}.test", 0) for n in range(8)]
+    assert len(list(run_per_host(items, host_of, work, concurrency=3, delay=0))) == 8
+    assert work.max_active <= 3
+
+
+def test_exceptions_are_yielded_not_raised() -> None:
+    def work(item: Item) -> int:
+        if item[1] == 1:
+            raise ValueError(f"bad item {item}")
+        return item[1] * 10
+
+    def host(item: Item) -> str:
+        if item[0] == "":
+            raise KeyError("no host")
+        return item[0]
+
+    items = [("a.test", 0), ("a.test", 1), ("b.test", 2), ("", 3)]
+    outcomes = {item: (result, error) for item, result, error in
+                run_per_host(items, host, work, concurrency=2, delay=0)}
+    assert outcomes[("a.test", 0)] == (0, None)
+    assert outcomes[("b.test", 2)] == (20, None)
+    result, error = outcomes[("a.test", 1)]
+    assert result is None and isinstance(error, ValueError)
+    result, error = outcomes[("", 3)]
+    assert result is None and isinstance(error, KeyError)
+
+
+def test_results_stream_out_while_other_work_runs() -> None:
+    fast_seen = threading.Event()
+
+    def work(item: Item) -> bool:
+        if item[0] == "slow.test":
+            # Finishes only once the consumer has received the fast result, or gives up after 5 s.
+            return fast_seen.wait(5)
+        return True
+
+    results = run_per_host([("slow.test", 0), ("fast.test", 0)], host_of, work, concurrency=2, delay=0)
+    first = next(results)
+    assert first[0] == ("fast.test", 0)
+    fast_seen.set()
+    second = next(results)
+    assert second == (("slow.test", 0), True, None)
+    assert list(results) == []
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_waits_for_the_delay_with_the_given_sleep_and_clock() -> None:
+    fake = FakeTime()
+    ran: list[tuple[Item, float]] = []
+
+    def work(item: Item) -> None:
+        ran.append((item, fake.now))
+
+    began = time.monotonic()
+    items = [("a.test", 0), ("a.test", 1), ("a.test", 2)]
+    list(run_per_host(items, host_of, work, concurrency=2, delay=30, sleep=fake.sleep, clock=fake.clock))
+    assert time.monotonic() - began < 1
+    assert fake.sleeps == [30, 30]
+    assert [when for _, when in ran] == [1000, 1030, 1060]
+
+
+def test_stopping_early_does_not_wait_for_running_work() -> None:
+    release = threading.Event()
+
+    def work(item: Item) -> int:
+        if item[1]:
+            release.wait(5)
+        return item[1]
+
+    results = run_per_host([("a.test", 0), ("b.test", 1)], host_of, work, concurrency=2, delay=0)
+    assert next(results)[0] == ("a.test", 0)
+    began = time.monotonic()
+    results.close()
+    assert time.monotonic() - began < 1
+    release.set()
+
+
+@pytest.mark.parametrize(("concurrency", "delay"), [(0, 1.0), (2, -1.0)])
+def test_bad_arguments(concurrency: int, delay: float) -> None:
+    noop: Callable[[Item], None] = lambda item: None  # noqa: E731
+    with pytest.raises(ValueError):
+        run_per_host([("a.test", 0)], host_of, noop, concurrency=concurrency, delay=delay)
+
+
+def test_no_items() -> None:
+    assert list(run_per_host([], host_of, lambda item: item, concurrency=2, delay=1)) == []
