@@ -1,4 +1,4 @@
-"""HTML -> Document: the article body, its title, byline and dates.
+"""HTML -> Document: the article body, with the title, byline and dates from ``monitor.metadata``.
 
 The body comes from trafilatura (precision mode, no comments, tables kept, no cross-call deduplication),
 its XML walked into paragraphs; or, for sites it gets wrong, from a per-source CSS ``selector`` applied
@@ -7,23 +7,18 @@ trafilatura runs). Both routes end in ``_clean``, which drops the lines that cha
 an unchanged article (ad labels, relative timestamps, related links, the comment-form trailer): it is
 what separates ``unchanged`` from ``modified``.
 
-Metadata is read from the parsed tree in one pass (JSON-LD, meta tags, <h1>) rather than with
-trafilatura's ``extract_metadata``, which measured about 20 ms a page (htmldate, dateparser): as much
-again as the extraction. Pure: no I/O, no clock, no state between calls (``deduplicate=False`` matters:
-trafilatura's deduplication keeps an LRU cache, so a second fetch of a page would lose paragraphs).
+The metadata is read from the parsed tree before it is pruned (``read_metadata``); ``_clean`` also uses
+it to drop a first line that repeats the title, byline or date. Pure: no I/O, no clock, no state between
+calls (``deduplicate=False`` matters: trafilatura's deduplication keeps an LRU cache, so a second fetch
+of a page would lose paragraphs).
 """
 
 from __future__ import annotations
 
 import codecs
-import itertools
-import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from typing import Any
 
 import trafilatura
 from bs4 import BeautifulSoup
@@ -32,6 +27,7 @@ from lxml.html import HtmlElement, fragment_fromstring
 from trafilatura.utils import load_html
 
 from monitor.errors import ExtractionError
+from monitor.metadata import PageMetadata, collapse, line_key, read_metadata
 from monitor.models import Document
 
 __all__ = ["decode_html", "extract"]
@@ -100,15 +96,6 @@ _SKIP = frozenset({"graphic", "script", "style", "noscript", "template", "svg", 
                    "select", "input", "textarea", "form", "nav", "title", "meta", "link"})
 
 
-def _collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _key(text: str) -> str:
-    """For comparing lines: words only, case-folded."""
-    return re.sub(r"\W+", " ", text).strip().casefold()
-
-
 class _Paragraphs:
     """Collects text into paragraphs: block elements and line breaks end a paragraph."""
 
@@ -122,7 +109,7 @@ class _Paragraphs:
             self._parts.append(text)
 
     def end(self) -> None:
-        if text := _collapse("".join(self._parts)):
+        if text := collapse("".join(self._parts)):
             self.paragraphs.append(text)
         self._parts = []
 
@@ -146,154 +133,6 @@ class _Paragraphs:
                 if tag in _HEADINGS:
                     self.headings.update(self.paragraphs[before:])
             self.add(child.tail)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Metadata
-
-_ARTICLE_TYPES = frozenset({"newsarticle", "article", "reportagenews", "analysisnewsarticle", "blogposting",
-                            "liveblogposting", "opinionnewsarticle", "reviewnewsarticle", "report",
-                            "backgroundnewsarticle", "techarticle", "scholarlyarticle", "socialmediaposting"})
-_TITLE_PARTS = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|/)\s+")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
-_BY = re.compile(r"^(?:written\s+)?by[:\s]+", re.I)
-_PUBLISHED = ("article:published_time", "og:article:published_time", "datepublished", "pubdate",
-              "publishdate", "publish-date", "parsely-pub-date", "sailthru.date", "dc.date.issued",
-              "dcterms.created", "dc.date", "date")
-_MODIFIED = ("article:modified_time", "og:article:modified_time", "og:updated_time", "datemodified",
-             "last-modified", "dcterms.modified")
-_AUTHOR = ("author", "article:author", "byl", "parsely-author", "sailthru.author", "dc.creator")
-# Bylines in the page, best first: a name marked as the author, then a byline block (may hold a date).
-_BYLINE_XPATHS = ('(//*[@rel="author" or @itemprop="author"])[1]', '(//*[contains(@class, "byline")])[1]')
-
-
-@dataclass(frozen=True)
-class _Metadata:
-    title: str
-    byline: str | None
-    published: str | None
-    modified: str | None
-    url: str | None
-    description: str | None
-
-
-def _json_ld(scripts: list[str]) -> list[dict[str, Any]]:
-    """Every JSON-LD object of the page (through lists and @graph), article types first."""
-    found: list[dict[str, Any]] = []
-    for script in scripts:
-        try:
-            stack: list[Any] = [json.loads(script)]
-        except ValueError:  # broken JSON-LD is common; the meta tags usually carry the same values
-            continue
-        while stack:
-            item = stack.pop(0)
-            if isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                found.append(item)
-                stack.extend(v for k, v in item.items() if k == "@graph")
-
-    def is_article(obj: dict[str, Any]) -> bool:
-        kinds = obj.get("@type")
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        return any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds)
-
-    return sorted(found, key=lambda obj: not is_article(obj))
-
-
-def _names(value: Any) -> list[str]:
-    """JSON-LD author or publisher: a string, a Person/Organization, or a list of either."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return _names(value.get("name"))
-    return [name for item in value for name in _names(item)] if isinstance(value, list) else []
-
-
-def _date(value: Any) -> str | None:
-    """An ISO 8601 date or datetime as written in the page; RFC 2822 dates converted; else None."""
-    if not isinstance(value, str):
-        return None
-    if match := _ISO_DATE.match(value.strip()):
-        return match.group(0)
-    try:
-        return parsedate_to_datetime(value.strip()).isoformat()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _strip_site(title: str, sites: set[str]) -> str:
-    """Remove a site name around a headline: "Headline | BBC News", "X - Reuters", "BBC News - X"."""
-    parts = _TITLE_PARTS.split(title)
-    while len(parts) > 1 and (_key(parts[-1]) in sites or len(parts[-1].split()) <= 4):
-        parts.pop()  # a short last part is a site name ("Reuters", "The Daily Ledger")
-    if len(parts) > 1 and _key(parts[0]) in sites:
-        parts.pop(0)
-    # cut the original string, so that separators inside the headline itself survive
-    return title[title.index(parts[0]):title.rindex(parts[-1]) + len(parts[-1])].strip()
-
-
-def _title(headings: list[str], declared: list[str | None], sites: set[str]) -> str:
-    """The page's own <h1> once it agrees with a declared title (og:title, JSON-LD headline, <title>),
-    so that a site logo in an <h1> is never taken; else the first declared title without its site name."""
-    raw = [_collapse(t) for t in declared if t and t.strip()]
-    stripped = [_strip_site(t, sites) for t in raw]
-    for heading in filter(None, headings):
-        h = _key(heading)
-        for full, short in zip(map(_key, raw), map(_key, stripped), strict=True):
-            # one holds the other, and they are of a size or the <h1> is in the full declared title
-            # (which stripping may have cut short: "Rates - what next | Site")
-            if (short in h or h in short) and (2 * min(len(h), len(short)) >= max(len(h), len(short))
-                                               or h in full):
-                return heading
-    return next(iter(stripped), next(filter(None, headings), ""))
-
-
-def _read_metadata(tree: HtmlElement) -> _Metadata:
-    # One pass over the tags that carry metadata: XPath look-ups by attribute over the whole tree cost
-    # 0.3-1.5 ms each, this pass about 0.3 ms for all of them.
-    meta: dict[str, str] = {}
-    scripts: list[str] = []
-    headings: list[tuple[bool, str]] = []
-    page_title: str | None = None
-    for element in tree.iter("meta", "script", "h1", "title", "link", "time"):
-        tag = element.tag
-        if tag in ("meta", "time"):
-            name = (element.get("property") or element.get("name") or element.get("itemprop") or "").lower()
-            content = (element.get("content") if tag == "meta" else element.get("datetime")) or ""
-            if name and content.strip():
-                meta.setdefault(name, content.strip())
-        elif tag == "script" and element.get("type", "").strip().lower() == "application/ld+json":
-            scripts.append(element.text or "")
-        elif tag == "h1" and len(headings) < 5:
-            outside = next(element.iterancestors("article"), None) is None
-            headings.append((outside, _collapse(element.text_content())))
-        elif tag == "title" and page_title is None and next(element.iterancestors("svg"), None) is None:
-            page_title = element.text_content()
-        elif tag == "link" and "canonical" in element.get("rel", "").lower().split():
-            meta.setdefault("canonical", element.get("href", "").strip())
-    ld = _json_ld(scripts)
-
-    def date(ld_key: str, meta_keys: Sequence[str]) -> str | None:
-        values = itertools.chain((obj.get(ld_key) for obj in ld), (meta.get(key) for key in meta_keys))
-        return next(filter(None, map(_date, values)), None)
-
-    authors = next(filter(None, (_names(obj.get("author")) for obj in ld)), [])
-    if not authors:  # a meta author sometimes holds a profile URL rather than a name
-        authors = [v for v in (meta.get(k) for k in _AUTHOR) if v and "://" not in v][:1]
-    for xpath in () if authors else _BYLINE_XPATHS:  # slow look-ups: only when no author is declared
-        if authors := [" ".join(e.itertext()) for e in tree.xpath(xpath)]:
-            break
-    names = dict.fromkeys(n for n in (_BY.sub("", _collapse(a)) for a in authors if len(a) < 120) if n)
-    sites = {_key(s) for s in (meta.get("og:site_name"), meta.get("application-name"),
-                               *_names(ld[0].get("publisher") if ld else None)) if s}
-    headline = next((o["headline"] for o in ld if isinstance(o.get("headline"), str)), None)
-    title = _title([h for _, h in sorted(headings, key=lambda pair: pair[0])],
-                   [meta.get("og:title"), headline, meta.get("twitter:title"), page_title], sites)
-    return _Metadata(title=title, byline=", ".join(names) or None,
-                     published=date("datePublished", _PUBLISHED), modified=date("dateModified", _MODIFIED),
-                     url=meta.get("canonical") or meta.get("og:url"),
-                     description=meta.get("og:description") or meta.get("description"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -342,11 +181,12 @@ _TRAILER_PHRASES = re.compile(
 )
 
 
-def _repeats_metadata(paragraph: str, meta: _Metadata) -> bool:
+def _repeats_metadata(paragraph: str, meta: PageMetadata) -> bool:
     """A line at the top of the body that repeats the title, the byline ("By Jo Ng") or the date
     ("Monday, November 18, 2019", "5:45 AM PST 11/19/2019"): short, holding the year and the day of the
     published or modified date, numbers making up a quarter of its words."""
-    if _key(paragraph) in (_key(meta.title), "by " + _key(meta.byline or "-"), _key(meta.byline or "-")):
+    byline = line_key(meta.byline or "-")
+    if line_key(paragraph) in (line_key(meta.title), "by " + byline, byline):
         return True
     words = paragraph.split()
     numbers = {n.lstrip("0") for n in re.findall(r"\d+", paragraph)}
@@ -354,7 +194,7 @@ def _repeats_metadata(paragraph: str, meta: _Metadata) -> bool:
         {date[:4], date[8:10].lstrip("0")} <= numbers for date in (meta.published, meta.modified) if date)
 
 
-def _clean(found: _Paragraphs, meta: _Metadata) -> list[str]:
+def _clean(found: _Paragraphs, meta: PageMetadata) -> list[str]:
     kept = [p for p in found.paragraphs if len(p.split()) > _SHORT or not _NOISE.fullmatch(p)]
     while kept and _repeats_metadata(kept[0], meta):
         del kept[0]
@@ -409,10 +249,10 @@ def _standfirst(tree: HtmlElement, description: str | None) -> str | None:
     trafilatura leaves out a standfirst that sits in the article's header rather than its body; the
     description is how to recognise it (a teaser of this article elsewhere on the page is not in it).
     """
-    wanted = _collapse(description or "")
+    wanted = collapse(description or "")
     if len(wanted.split()) >= 5:
         for element in _STANDFIRST_XPATH(tree, start=wanted[:20]):
-            if _collapse(element.text_content()) == wanted:
+            if collapse(element.text_content()) == wanted:
                 return wanted
     return None
 
@@ -437,7 +277,7 @@ def _only_links(paragraphs: list[str], tree: HtmlElement) -> bool:
     text = " ".join(paragraphs)
     if len(text.split()) > 50:
         return False
-    for link in sorted({_collapse(a.text_content()) for a in tree.iter("a")}, key=len, reverse=True):
+    for link in sorted({collapse(a.text_content()) for a in tree.iter("a")}, key=len, reverse=True):
         text = text.replace(link, " ") if link else text
     return re.search(r"\w", text) is None
 
@@ -471,7 +311,7 @@ def extract(html: str | bytes, *, url: str | None = None, charset: str | None = 
         # metadata comes from the pruned page too: an excluded block may hold a stray <h1>
         text, found = _apply_rules(text, selector, exclude)
     tree = _parse(text)
-    meta = _read_metadata(tree)
+    meta = read_metadata(tree)
     if selector is None:
         _drop_never_article(tree)
         found = _generic(tree, url)
@@ -483,7 +323,7 @@ def extract(html: str | bytes, *, url: str | None = None, charset: str | None = 
         raise ExtractionError(f"no article text found: selector {selector!r} matched no text")
     paragraphs = _clean(found, meta)
     standfirst = _standfirst(tree, meta.description) if selector is None else None
-    if standfirst and _key(standfirst) not in set(map(_key, paragraphs)):
+    if standfirst and line_key(standfirst) not in set(map(line_key, paragraphs)):
         paragraphs.insert(0, standfirst)
     if not paragraphs:
         raise ExtractionError("no article text found: only boilerplate lines remained")

@@ -1,5 +1,8 @@
 """monitor.extract: body text, title and metadata of news pages; per-source CSS rules; decoding.
 
+How the title, byline and dates are read (JSON-LD, meta tags, site names in titles) is tested in
+test_metadata.py; here, that extract() carries them into the Document.
+
 Extraction tests state what must and must not appear rather than exact output, except on the demo pages,
 whose article text is known exactly: there the extracted paragraphs must be the article's.
 """
@@ -260,7 +263,7 @@ def test_live_page_with_a_table() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Titles and boilerplate
+# Boilerplate and pages without an article
 
 STORY = ("<p>All ferry crossings to the islands were cancelled on Tuesday as the storm moved north, the "
          "operator said, leaving hundreds of travellers stranded.</p><p>Forecasters expect gusts of up to "
@@ -303,32 +306,6 @@ def test_boilerplate_patterns_spare_long_paragraphs() -> None:
                "said it would publish updates every hour until the ferries run again on Thursday.")
     document = extract(page("<title>Storm</title>", f"<article>{STORY}<p>{closing}</p></article>"))
     assert document.paragraphs[-1] == closing
-
-
-@pytest.mark.parametrize(("head", "body", "title"), [
-    ("<title>Ferry services cut as storm approaches | BBC News</title>", STORY,
-     "Ferry services cut as storm approaches"),
-    ("<title>Ferry services cut as storm approaches - Reuters</title>", STORY,
-     "Ferry services cut as storm approaches"),
-    ('<title>Coastal Times</title><meta property="og:title" content="Ferry services cut">',
-     '<h1 class="logo">Coastal Times</h1><article><h1>Ferry services cut</h1>' + STORY + "</article>",
-     "Ferry services cut"),
-    ("<title>Storm latest - what we know | Coastal Times</title>",
-     "<article><h1>Storm latest - what we know</h1>" + STORY + "</article>", "Storm latest - what we know"),
-])
-def test_title_without_site_name(head: str, body: str, title: str) -> None:
-    assert extract(page(head, body)).title == title
-
-
-def test_metadata_from_json_ld_graph_and_rfc_2822_dates() -> None:
-    head = ('<script type="application/ld+json">{"@graph": [{"@type": "WebSite", "name": "Times"}, '
-            '{"@type": ["NewsArticle"], "headline": "Ferry services cut", "author": {"name": "By Jo Ng"}, '
-            '"dateModified": "Tue, 04 Mar 2025 10:00:00 +0000"}]}</script>'
-            '<meta property="article:published_time" content="2025-03-04T07:15:00+00:00">')
-    document = extract(page(head, "<article><h1>Ferry services cut</h1>" + STORY + "</article>"))
-    assert (document.title, document.byline) == ("Ferry services cut", "Jo Ng")
-    assert (document.published, document.modified) == (
-        "2025-03-04T07:15:00+00:00", "2025-03-04T10:00:00+00:00")
 
 
 NAVIGATION_ONLY = page("<title>Home</title>", "<nav><a href='/'>Home</a> <a href='/n'>News</a></nav>")
