@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from functools import cache
 
 import pytest
+from sites import site  # noqa: F401 (the local news site fixture, for every test module)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 

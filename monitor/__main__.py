@@ -1,0 +1,5 @@
+"""``python -m monitor`` is ``newsmon``."""
+
+from .cli import main
+
+main()

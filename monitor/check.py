@@ -1,0 +1,235 @@
+"""One check of many articles: fetch -> extract -> store -> diff -> event.
+
+Fetching and extraction run in worker threads, one request at a time per host (``hosts.run_per_host``);
+storing and diffing run on the calling thread, so the store has exactly one writer. A failure of one article
+becomes an ``error`` event for that article and never stops the run.
+
+Event rules (the contract):
+  new        first successful fetch of an article
+  unchanged  a 304, a byte-identical body, or the same comparable title and text
+  cosmetic   only typography, white space or number formatting changed (a version is stored)
+  modified   the title or text changed (a version is stored)
+  removed    404/410 after a version existed
+  restored   a page answering again after it was removed
+  error      anything else, with a reason a person can act on
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from .config import ArticleTarget, Config
+from .diff import diff_documents
+from .errors import ExtractionError, FetchError, MonitorError
+from .extract import extract
+from .fetch import Fetcher, FetchSettings
+from .hosts import run_per_host
+from .models import CheckEvent, Diff, Document, EventName, FetchResult, Validators
+from .normalise import fingerprint
+from .store import ArticleState, CheckRecord, NewVersion, Store
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fetch_settings(config: Config) -> FetchSettings:
+    return FetchSettings(
+        user_agent=config.user_agent,
+        connect_timeout=config.timeout.connect,
+        idle_timeout=config.timeout.idle,
+        total_timeout=config.timeout.total,
+        max_bytes=config.max_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a worker thread found for one article; exactly one of the optional parts is meaningful."""
+
+    target: ArticleTarget
+    started_at: datetime
+    result: FetchResult | None = None
+    document: Document | None = None
+    fingerprint: str | None = None
+    body_sha256: str | None = None
+    identical_body: bool = False       # same raw bytes as the last fetch: extraction skipped
+    error: str | None = None
+
+
+def apply_ignore(document: Document, patterns: Sequence[re.Pattern[str]]) -> Document:
+    """Remove text matching a source's ``ignore`` patterns, dropping paragraphs left empty."""
+    if not patterns:
+        return document
+    paragraphs = []
+    for paragraph in document.paragraphs:
+        for pattern in patterns:
+            paragraph = pattern.sub("", paragraph)
+        paragraph = " ".join(paragraph.split())
+        if paragraph:
+            paragraphs.append(paragraph)
+    return Document(title=document.title, text="\n\n".join(paragraphs), byline=document.byline,
+                    published=document.published, modified=document.modified, url=document.url)
+
+
+class ArticleChecker:
+    """Checks a batch of articles against the store. Reusable across runs (the daemon keeps one)."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher, *, clock: Clock = utc_now) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.clock = clock
+        self._ignore = {
+            source.name: [re.compile(p) for p in source.ignore] for source in config.sources
+        }
+        self._sources = {source.name: source for source in config.sources}
+
+    # -- worker threads: network and parsing only, no store access -------------------------------
+
+    def _fetch_and_extract(self, target: ArticleTarget, state: ArticleState | None) -> Fetched:
+        started = self.clock()
+        # Validators only make sense while we hold a version they describe.
+        validators = state.validators if state and state.latest_version and not state.gone else Validators()
+        try:
+            result = self.fetcher.fetch(target.url, validators)
+        except FetchError as exc:
+            return Fetched(target, started, error=exc.reason)
+        if result.not_modified or result.gone:
+            return Fetched(target, started, result=result)
+        body_sha256 = hashlib.sha256(result.body).hexdigest()
+        if state and state.latest_version and not state.gone and state.body_sha256 == body_sha256:
+            return Fetched(target, started, result=result, body_sha256=body_sha256, identical_body=True)
+        source = self._sources.get(target.source)
+        try:
+            document = extract(result.body, url=result.final_url, charset=result.charset,
+                               selector=source.selector if source else None,
+                               exclude=source.exclude if source else ())
+        except ExtractionError as exc:
+            return Fetched(target, started, result=result, body_sha256=body_sha256,
+                           error=f"no article text could be extracted: {exc}")
+        document = apply_ignore(document, self._ignore.get(target.source, []))
+        return Fetched(target, started, result=result, document=document, body_sha256=body_sha256,
+                       fingerprint=fingerprint(document.title, document.text))
+
+    # -- calling thread: decide the event and store it --------------------------------------------
+
+    def _record_check(self, fetched: Fetched, outcome: str, error: str | None = None) -> CheckRecord:
+        result = fetched.result
+        duration = (self.clock() - fetched.started_at).total_seconds()
+        return CheckRecord(
+            checked_at=fetched.started_at, outcome=outcome,
+            status=result.status if result else None,
+            validators=result.validators if result else Validators(),
+            wire_bytes=result.wire_bytes if result else 0,
+            body_bytes=len(result.body) if result else 0,
+            duration=result.duration if result else max(duration, 0.0),
+            error=error, final_url=result.final_url if result else None,
+        )
+
+    def _event(self, fetched: Fetched, state: ArticleState | None) -> CheckEvent:
+        target = fetched.target
+        url, source = target.url, target.source
+        latest = state.latest_version if state else None
+        base = {"url": url, "source": source, "checked_at": fetched.started_at}
+
+        def fail(reason: str) -> CheckEvent:
+            self.store.record(url, source, self._record_check(fetched, "error", reason),
+                              body_sha256=fetched.body_sha256)
+            return CheckEvent(**base, event="error", version=latest, previous_version=latest, error=reason)
+
+        if fetched.error is not None:
+            return fail(fetched.error)
+        result = fetched.result
+        assert result is not None
+
+        if result.gone:
+            if latest is None:
+                return fail(f"HTTP {result.status}: the page does not exist (no version was ever stored)")
+            self.store.record(url, source, self._record_check(fetched, "removed"), gone=True,
+                              validators=Validators())
+            return CheckEvent(**base, event="removed", version=latest, previous_version=latest)
+
+        if result.not_modified or fetched.identical_body:
+            if latest is None:
+                return fail("HTTP 304 Not Modified for a page that was never stored (a misbehaving server)")
+            self.store.record(url, source, self._record_check(fetched, "unchanged"),
+                              validators=result.validators if fetched.identical_body else None)
+            return CheckEvent(**base, event="unchanged", version=latest, previous_version=latest)
+
+        document, new_fingerprint = fetched.document, fetched.fingerprint
+        assert document is not None and new_fingerprint is not None
+        was_gone = bool(state and state.gone)
+
+        if latest is None:
+            return self._store_version(fetched, "new", None, document, new_fingerprint)
+        assert state is not None
+        diff = None
+        if new_fingerprint != state.fingerprint:
+            previous = self.store.latest_version(url)
+            assert previous is not None
+            diff = diff_documents(previous.document, document)
+        if diff is None or diff.kind == "unchanged":
+            # Same comparable text (or a difference the differ does not see, such as a moved paragraph
+            # break): no new version.
+            event: EventName = "restored" if was_gone else "unchanged"
+            self.store.record(url, source, self._record_check(fetched, event), validators=result.validators,
+                              body_sha256=fetched.body_sha256, gone=False)
+            return CheckEvent(**base, event=event, version=latest, previous_version=latest,
+                              title=document.title)
+        return self._store_version(fetched, "restored" if was_gone else diff.kind, latest, document,
+                                   new_fingerprint, diff=diff)
+
+    def _store_version(self, fetched: Fetched, event: EventName, previous: int | None, document: Document,
+                       new_fingerprint: str, diff: Diff | None = None) -> CheckEvent:
+        result = fetched.result
+        assert result is not None
+        number = self.store.record(
+            fetched.target.url, fetched.target.source, self._record_check(fetched, event),
+            new_version=NewVersion(document=document, html=result.body, fingerprint=new_fingerprint,
+                                   created_at=fetched.started_at),
+            validators=result.validators, body_sha256=fetched.body_sha256, gone=False,
+        )
+        return CheckEvent(url=fetched.target.url, source=fetched.target.source, event=event,
+                          version=number, previous_version=previous, diff=diff, title=document.title,
+                          checked_at=fetched.started_at)
+
+    def run(self, targets: Sequence[ArticleTarget]) -> Iterator[CheckEvent]:
+        """Check every target once, yielding one event per target as each completes."""
+        states = self.store.states(t.url for t in targets)
+
+        def work(target: ArticleTarget) -> Fetched:
+            return self._fetch_and_extract(target, states.get(target.url))
+
+        for target, fetched, exc in run_per_host(
+            targets, lambda t: urlsplit(t.url).netloc.lower(), work,
+            concurrency=self.config.concurrency, delay=self.config.per_host_delay,
+        ):
+            state = states.get(target.url)
+            if fetched is None:
+                # A bug in a worker must not end the run; report it as this article's error.
+                fetched = Fetched(target, self.clock(), error=f"internal error: {exc!r}")
+            try:
+                yield self._event(fetched, state)
+            except MonitorError as error:
+                yield CheckEvent(url=target.url, source=target.source, event="error",
+                                 version=state.latest_version if state else None,
+                                 previous_version=state.latest_version if state else None,
+                                 error=str(error), checked_at=fetched.started_at)
+
+
+def check_articles(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
+                   fetcher: Fetcher | None = None, clock: Clock = utc_now) -> Iterator[CheckEvent]:
+    """Check ``targets`` once. Opens (and closes) a fetcher from the config unless one is given."""
+    if fetcher is not None:
+        yield from ArticleChecker(config, store, fetcher, clock=clock).run(targets)
+        return
+    with Fetcher(fetch_settings(config)) as own:
+        yield from ArticleChecker(config, store, own, clock=clock).run(targets)

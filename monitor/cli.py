@@ -1,0 +1,330 @@
+"""The ``newsmon`` command: parse, call, print. No logic of its own beyond choosing what to print.
+
+Exit codes (also in the README):
+  0  success
+  1  ``check``: at least one article ended in an ``error`` event (every other article was still checked)
+  2  bad usage or an invalid configuration file (nothing was done)
+  3  the request could not be served: storage unusable, article or version not in the store, a file that
+     cannot be read, a page that cannot be fetched or has no article text
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from .config import Config, load_config, parse_config
+from .errors import ConfigError, MonitorError
+from .models import CheckEvent, Document
+from .terminal import print_diff_details, print_event
+
+EXIT_ERRORS_IN_RUN = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+app = typer.Typer(
+    name="newsmon",
+    help="Monitor news articles for changes after publication.\n\nExample: newsmon check -c config.yaml",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class TextOrJson(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.", show_default=True)]
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    err.print(Text(f"newsmon: {message}", style="red"))
+    raise typer.Exit(code)
+
+
+def read_config(path: Path, *, required: bool) -> Config:
+    """The configuration, or the defaults when an optional default ./config.yaml does not exist."""
+    try:
+        if not required and path == DEFAULT_CONFIG and not path.exists():
+            return parse_config("", filename=str(path), base_dir=Path.cwd())
+        config = load_config(path)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    return config  # its warnings (duplicate URLs) went to the log, which prints them
+
+
+@contextmanager
+def opened_store(config: Config) -> Iterator:  # type: ignore[type-arg]
+    from .store import open_store
+
+    try:
+        store = open_store(config.storage_url())
+    except MonitorError as exc:
+        fail(str(exc))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+# -- check ----------------------------------------------------------------------------------------------
+
+@app.command()
+def check(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source.")] = None,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text, or json (JSON Lines).")] = TextOrJson.text,
+) -> None:
+    """Check every configured article once, store new versions and report the changes.
+
+    Example: newsmon check -c config.yaml --format json
+    """
+    from .check import check_articles, utc_now
+    from .report import write_run_reports
+
+    config = read_config(config_path, required=True)
+    try:
+        targets = config.articles(source)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    started = utc_now()
+    events: list[CheckEvent] = []
+    show_progress = format is TextOrJson.text and len(targets) >= 20 and err.is_terminal
+    with opened_store(config) as store:
+        stream = check_articles(config, store, targets)
+        if show_progress:
+            from rich.progress import Progress
+
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task("checking", total=len(targets))
+                for event in stream:
+                    events.append(event)
+                    progress.advance(task)
+                    if event.event != "unchanged":
+                        print_event(out, event)
+        else:
+            for event in stream:
+                events.append(event)
+                if format is TextOrJson.json:
+                    print_json(event.to_dict())
+                    sys.stdout.flush()
+                else:
+                    print_event(out, event)
+    report = write_run_reports(events, config.reports_dir(), started)
+    if format is TextOrJson.text:
+        counts = {name: sum(1 for e in events if e.event == name) for name in dict.fromkeys(e.event for e in events)}
+        summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to check"
+        err.print(Text(f"{len(events)} checked: {summary}. Report: {report.markdown}"))
+    if any(e.event == "error" for e in events):
+        raise typer.Exit(EXIT_ERRORS_IN_RUN)
+
+
+# -- diff -----------------------------------------------------------------------------------------------
+
+def _is_url(value: str) -> bool:
+    return value.lower().startswith(("http://", "https://"))
+
+
+def _load_file(path: str) -> Document:
+    from .documents import load_document
+
+    try:
+        return load_document(path)
+    except MonitorError as exc:
+        message = str(exc)
+        fail(message if message.startswith(path) else f"{path}: {message}")
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="Old file (HTML or text), or an article URL with --from/--to.")],
+    new: Annotated[str | None, typer.Argument(help="New file (HTML or text).")] = None,
+    version_from: Annotated[int | None, typer.Option("--from", help="Stored version to compare from.")] = None,
+    version_to: Annotated[int | None, typer.Option("--to", help="Stored version to compare to (latest).")] = None,
+    format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Compare two files, or two stored versions of an article.
+
+    Examples: newsmon diff old.html new.html --format json;
+    newsmon diff https://example.com/story --from 1 --to 3
+    """
+    from .diff import diff_documents
+
+    if new is None:
+        if not _is_url(old):
+            fail("give two files, or an article URL with --from N [--to M]", EXIT_USAGE)
+        config = read_config(config_path, required=False)
+        with opened_store(config) as store:
+            try:
+                history = store.history(old)
+                first = version_from or (history[-2].number if len(history) > 1 else history[-1].number)
+                last = version_to or history[-1].number
+                old_doc = store.version(old, first).document
+                new_doc = store.version(old, last).document
+            except MonitorError as exc:
+                fail(str(exc))
+    else:
+        if version_from is not None or version_to is not None:
+            fail("--from/--to apply to a stored article URL, not to two files", EXIT_USAGE)
+        old_doc, new_doc = _load_file(old), _load_file(new)
+    result = diff_documents(old_doc, new_doc)
+    if format is DiffFormat.json:
+        print_json(result.to_dict())
+    elif format is DiffFormat.markdown:
+        from .report.diff_views import diff_markdown
+
+        sys.stdout.write(diff_markdown(result))
+    elif format is DiffFormat.html:
+        from .report.diff_views import diff_html
+
+        sys.stdout.write(diff_html(result))
+    else:
+        out.print(Text(f"{result.kind} (significance {result.significance})", style="bold"))
+        print_diff_details(out, result)
+
+
+# -- extract, history, show -----------------------------------------------------------------------------
+
+@app.command()
+def extract(
+    page: Annotated[str, typer.Argument(help="An HTML file or an http(s) URL.")],
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    selector: Annotated[str | None, typer.Option(help="CSS selector of the article body.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="CSS selector to remove (repeatable).")] = None,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Extract the article (title, body, byline, dates) from a page.
+
+    Example: newsmon extract page.html --format json
+    """
+    from .extract import extract as extract_document
+
+    try:
+        if _is_url(page):
+            from .check import fetch_settings
+            from .fetch import Fetcher
+
+            config = read_config(config_path, required=False)
+            with Fetcher(fetch_settings(config)) as fetcher:
+                result = fetcher.fetch(page)
+            if not 200 <= result.status < 300:
+                fail(f"{page}: HTTP {result.status}")
+            document = extract_document(result.body, url=result.final_url, charset=result.charset,
+                                        selector=selector, exclude=exclude or ())
+        else:
+            try:
+                data = Path(page).read_bytes()
+            except OSError as exc:
+                fail(f"{page}: cannot read: {exc.strerror or exc}")
+            document = extract_document(data, selector=selector, exclude=exclude or ())
+    except MonitorError as exc:
+        fail(f"{page}: {exc}" if not str(exc).startswith(page) else str(exc))
+    if format is TextOrJson.json:
+        data = document.to_dict()
+        if data["url"] is None and _is_url(page):
+            data["url"] = page
+        print_json(data)
+    else:
+        out.print(Text(document.title, style="bold"))
+        out.print()
+        out.print(Text(document.text))
+
+
+@app.command()
+def history(
+    url: Annotated[str, typer.Argument(help="Article URL.")],
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """List the stored versions of an article (number, time, title, size).
+
+    Example: newsmon history https://example.com/story --format json
+    """
+    config = read_config(config_path, required=False)
+    with opened_store(config) as store:
+        try:
+            versions = store.history(url)
+        except MonitorError as exc:
+            fail(str(exc))
+    if format is TextOrJson.json:
+        print_json([v.to_dict() for v in versions])
+        return
+    for v in versions:
+        out.print(Text(f"{v.number:>4}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.size:>7} chars  {v.title}"))
+
+
+@app.command()
+def show(
+    url: Annotated[str, typer.Argument(help="Article URL.")],
+    version: Annotated[int | None, typer.Option("--version", "-v", help="Version number (default: latest).")] = None,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    config_path: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Print a stored version of an article (the latest by default).
+
+    Example: newsmon show https://example.com/story --version 2
+    """
+    config = read_config(config_path, required=False)
+    with opened_store(config) as store:
+        try:
+            number = version if version is not None else store.history(url)[-1].number
+            stored = store.version(url, number)
+        except MonitorError as exc:
+            fail(str(exc))
+    if format is TextOrJson.json:
+        data = stored.document.to_dict()
+        data.update(version=stored.number, time=stored.created_at.isoformat())
+        print_json(data)
+    else:
+        out.print(Text(stored.title, style="bold"))
+        out.print()
+        out.print(Text(stored.text))
+
+
+@app.command()
+def demo() -> None:
+    """Run a complete offline demonstration: serve an article on loopback, check it, edit it, check again.
+
+    Example: newsmon demo
+    """
+    from .demo.run import run_demo
+
+    raise typer.Exit(run_demo(out))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app(args=list(argv) if argv is not None else None, prog_name="newsmon")
+
+
+if __name__ == "__main__":
+    main()

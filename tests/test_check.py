@@ -1,0 +1,130 @@
+"""End to end through every event: a local HTTP server, a real store (SQLite and PostgreSQL), the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+from sites import Site, revision
+
+from monitor.check import check_articles
+from monitor.config import Config, parse_config
+from monitor.demo.site import ArticleText, load_seed, render_article_page
+from monitor.models import CheckEvent
+from monitor.store import Store
+
+
+def make_config(tmp_path: Path, urls: list[str]) -> Config:
+    url_list = "".join(f"\n      - {u!r}" for u in urls)
+    return parse_config(
+        f"storage: {str(tmp_path / 'snapshots')!r}\nreports: {str(tmp_path / 'reports')!r}\n"
+        f"per_host_delay: 0\ntimeout: 5\nsources:\n  - name: test\n    urls:{url_list}\n",
+        filename="test.yaml", base_dir=tmp_path,
+    )
+
+
+def check_once(config: Config, store: Store) -> dict[str, CheckEvent]:
+    return {event.url: event for event in check_articles(config, store, config.articles())}
+
+
+def test_every_event_in_an_articles_life(site: Site, httpserver: HTTPServer, tmp_path: Path, store: Store) -> None:
+    url = httpserver.url_for("/world/story")
+    config = make_config(tmp_path, [url])
+    seed = load_seed()
+
+    site.publish("/world/story", render_article_page(seed, variant=0))
+    first = check_once(config, store)[url]
+    assert (first.event, first.version, first.previous_version, first.diff) == ("new", 1, None, None)
+    assert first.title == seed.title
+
+    # Same bytes again: the server answers 304 to our conditional request.
+    again = check_once(config, store)[url]
+    assert (again.event, again.version) == ("unchanged", 1)
+    assert site.requests[-1].headers.get("If-None-Match")
+
+    # Noise changes (ads, timestamps, related links), the article does not.
+    site.publish("/world/story", render_article_page(seed, variant=3))
+    noisy = check_once(config, store)[url]
+    assert (noisy.event, noisy.version) == ("unchanged", 1)
+
+    # The editor raises the death toll and adds a paragraph.
+    site.publish("/world/story", render_article_page(revision("01_killed_figure_and_new_paragraph"), variant=4))
+    edited = check_once(config, store)[url]
+    assert (edited.event, edited.version, edited.previous_version) == ("modified", 2, 1)
+    assert edited.diff is not None
+    figures = [(f.old_value, f.new_value) for f in edited.diff.figures]
+    assert (1000, 1500) in figures
+    assert any("captured or wounded" in s for s in edited.diff.added)
+
+    # Back to the baseline text (a real edit), then a typography-only edit of it: stored, because the
+    # display text changed, but reported as cosmetic.
+    site.publish("/world/story", render_article_page(seed, variant=5))
+    assert check_once(config, store)[url].event == "modified"
+    site.publish("/world/story", render_article_page(revision("02_typography_only"), variant=6))
+    cosmetic = check_once(config, store)[url]
+    assert (cosmetic.event, cosmetic.version, cosmetic.previous_version) == ("cosmetic", 4, 3)
+    assert cosmetic.diff is not None and cosmetic.diff.significance == "none"
+    typography = revision("02_typography_only")
+
+    # Taken down, then back.
+    latest = store.history(url)[-1].number
+    site.pages["/world/story"] = (404, "text/html", "<h1>Page not found</h1>")
+    removed = check_once(config, store)[url]
+    assert (removed.event, removed.version) == ("removed", latest)
+    site.publish("/world/story", render_article_page(typography, variant=8))
+    restored = check_once(config, store)[url]
+    assert (restored.event, restored.version) == ("restored", latest)
+
+    # A server error is an error event with a reason, and the article keeps its versions.
+    site.pages["/world/story"] = (503, "text/html", "busy")
+    failed = check_once(config, store)[url]
+    assert failed.event == "error" and failed.error and "503" in failed.error
+    assert failed.version == latest
+    assert len(store.history(url)) == latest
+
+
+def test_restored_with_new_text_stores_a_version(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                 store: Store) -> None:
+    url = httpserver.url_for("/a")
+    config = make_config(tmp_path, [url])
+    site.publish("/a", render_article_page(load_seed()))
+    check_once(config, store)
+    site.pages["/a"] = (410, "text/html", "gone")
+    assert check_once(config, store)[url].event == "removed"
+    site.publish("/a", render_article_page(revision("04_headline_rewritten")))
+    back = check_once(config, store)[url]
+    assert (back.event, back.version, back.previous_version) == ("restored", 2, 1)
+    assert back.diff is not None and back.diff.title is not None
+
+
+def test_one_bad_url_never_stops_a_run(site: Site, httpserver: HTTPServer, tmp_path: Path, store: Store) -> None:
+    good = httpserver.url_for("/good")
+    missing = httpserver.url_for("/missing")
+    pdf = httpserver.url_for("/report.pdf")
+    empty = httpserver.url_for("/empty")
+    refused = "http://127.0.0.1:9/nothing-listens-here"
+    site.publish("/good", render_article_page(load_seed()))
+    site.pages["/report.pdf"] = (200, "application/pdf", "%PDF-1.4")
+    site.publish("/empty", "<html><head><title>x</title></head><body></body></html>")
+    config = make_config(tmp_path, [refused, missing, pdf, empty, good])
+    events = check_once(config, store)
+    assert events[good].event == "new"
+    for bad in (refused, missing, pdf, empty):
+        assert events[bad].event == "error", bad
+        assert events[bad].error
+    assert "404" in (events[missing].error or "")
+    assert "PDF" in (events[pdf].error or "") or "pdf" in (events[pdf].error or "")
+    # Errors are recorded as checks, but no version exists for them.
+    assert store.states([missing])[missing].latest_version is None
+
+
+def test_ignore_patterns_hide_volatile_text(site: Site, httpserver: HTTPServer, tmp_path: Path, store: Store) -> None:
+    url = httpserver.url_for("/live")
+    config = parse_config(
+        f"storage: {str(tmp_path / 's')!r}\nper_host_delay: 0\nsources:\n  - name: t\n    urls: [{url!r}]\n"
+        "    ignore: ['Last updated [0-9:]+ GMT\\.?']\n", filename="t.yaml", base_dir=tmp_path)
+    seed = load_seed()
+    for minute, expected in (("10:01", "new"), ("10:17", "unchanged")):
+        paragraphs = (*seed.paragraphs[:-1], f"{seed.paragraphs[-1]} Last updated {minute} GMT.")
+        site.publish("/live", render_article_page(ArticleText(seed.title, seed.standfirst, paragraphs)))
+        assert check_once(config, store)[url].event == expected
