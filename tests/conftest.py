@@ -13,11 +13,18 @@ from collections.abc import Iterator
 from functools import cache
 
 import pytest
+from hypothesis import settings
 from sites import site  # noqa: F401 (the local news site fixture, for every test module)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 from monitor.store import Store, open_store
+
+# Timing varies on shared CI machines; a property must fail on its input, never on a slow moment.
+# NEWSMON_HYPOTHESIS=thorough runs every property on many more examples.
+settings.register_profile("default", deadline=None)
+settings.register_profile("thorough", deadline=None, max_examples=3000)
+settings.load_profile(os.environ.get("NEWSMON_HYPOTHESIS", "default"))
 
 PG_DEFAULT_USERS = ("root", "postgres")
 PG_DEFAULT_URL = "postgresql+psycopg://{user}@127.0.0.1:5432/test"
