@@ -64,6 +64,20 @@ class Fetched:
     error: str | None = None
 
 
+# A text that shrinks below this share of the previous one, from at least MIN chars, is more likely a
+# broken extraction (a consent wall, a changed template, an error page served as 200) than an edit.
+COLLAPSE_RATIO = 0.3
+COLLAPSE_MIN_CHARS = 500
+
+
+def text_collapse(old_text: str, new_text: str) -> str | None:
+    """A reason when ``new_text`` looks like a collapsed extraction of ``old_text``, else None."""
+    if len(old_text) >= COLLAPSE_MIN_CHARS and len(new_text) < COLLAPSE_RATIO * len(old_text):
+        return (f"the article text shrank from {len(old_text):,} to {len(new_text):,} characters, "
+                "which looks like a failed extraction rather than an edit")
+    return None
+
+
 def apply_ignore(document: Document, patterns: Sequence[re.Pattern[str]]) -> Document:
     """Remove text matching a source's ``ignore`` patterns, dropping paragraphs left empty."""
     if not patterns:
@@ -140,9 +154,11 @@ class ArticleChecker:
         latest = state.latest_version if state else None
         base = {"url": url, "source": source, "checked_at": fetched.started_at}
 
-        def fail(reason: str) -> CheckEvent:
+        def fail(reason: str, pending_fingerprint: str | None = None) -> CheckEvent:
+            # The body hash is not recorded: the same bytes next time must be looked at again, not
+            # skipped as "unchanged".
             self.store.record(url, source, self._record_check(fetched, "error", reason),
-                              body_sha256=fetched.body_sha256)
+                              pending_fingerprint=pending_fingerprint)
             return CheckEvent(**base, event="error", version=latest, previous_version=latest, error=reason)
 
         if fetched.error is not None:
@@ -171,7 +187,7 @@ class ArticleChecker:
         if latest is None:
             return self._store_version(fetched, "new", None, document, new_fingerprint)
         assert state is not None
-        diff = None
+        diff = previous = None
         if new_fingerprint != state.fingerprint:
             previous = self.store.latest_version(url)
             assert previous is not None
@@ -184,11 +200,17 @@ class ArticleChecker:
                               body_sha256=fetched.body_sha256, gone=False)
             return CheckEvent(**base, event=event, version=latest, previous_version=latest,
                               title=document.title)
+        assert previous is not None
+        collapse = text_collapse(previous.text, document.text)
+        if collapse and state.pending_fingerprint != new_fingerprint:
+            return fail(f"{collapse}; held until the next check confirms it", pending_fingerprint=new_fingerprint)
+        # An A -> B -> A flip (headline tests, a reverted edit) names the version it returns to.
+        reverted_to = self.store.version_with_fingerprint(url, new_fingerprint)
         return self._store_version(fetched, "restored" if was_gone else diff.kind, latest, document,
-                                   new_fingerprint, diff=diff)
+                                   new_fingerprint, diff=diff, reverted_to=reverted_to)
 
     def _store_version(self, fetched: Fetched, event: EventName, previous: int | None, document: Document,
-                       new_fingerprint: str, diff: Diff | None = None) -> CheckEvent:
+                       new_fingerprint: str, diff: Diff | None = None, reverted_to: int | None = None) -> CheckEvent:
         result = fetched.result
         assert result is not None
         number = self.store.record(
@@ -199,7 +221,7 @@ class ArticleChecker:
         )
         return CheckEvent(url=fetched.target.url, source=fetched.target.source, event=event,
                           version=number, previous_version=previous, diff=diff, title=document.title,
-                          checked_at=fetched.started_at)
+                          checked_at=fetched.started_at, reverted_to=reverted_to)
 
     def run(self, targets: Sequence[ArticleTarget]) -> Iterator[CheckEvent]:
         """Check every target once, yielding one event per target as each completes."""

@@ -187,10 +187,12 @@ class CheckEvent:
     error: str | None = None
     title: str | None = None
     checked_at: datetime | None = None
+    reverted_to: int | None = None       # the text is again that of this earlier version (an A -> B -> A flip)
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "source": self.source, "event": self.event, "version": self.version,
                 "previous_version": self.previous_version,
                 "diff": None if self.diff is None else self.diff.to_dict(), "error": self.error,
                 "title": self.title,
-                "checked_at": None if self.checked_at is None else self.checked_at.isoformat()}
+                "checked_at": None if self.checked_at is None else self.checked_at.isoformat(),
+                "reverted_to": self.reverted_to}

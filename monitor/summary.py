@@ -61,4 +61,6 @@ def describe_event(event: CheckEvent) -> str:
     if event.event == "error":
         return f"error: {event.error}"
     details = describe_diff(event.diff) if event.diff is not None else []
+    if event.reverted_to is not None:
+        details.insert(0, f"reverted to version {event.reverted_to}")
     return "; ".join(details) if details else event.event

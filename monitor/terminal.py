@@ -25,6 +25,8 @@ def print_event(out: Console, event: CheckEvent) -> None:
     out.print(line)
     if event.event in ("unchanged", "new"):
         return
+    if event.reverted_to is not None:
+        out.print(Text(f"           reverted to version {event.reverted_to}", style="bold"))
     if event.diff is not None:
         print_diff_details(out, event.diff, indent="           ")
     else:

@@ -128,3 +128,62 @@ def test_ignore_patterns_hide_volatile_text(site: Site, httpserver: HTTPServer, 
         paragraphs = (*seed.paragraphs[:-1], f"{seed.paragraphs[-1]} Last updated {minute} GMT.")
         site.publish("/live", render_article_page(ArticleText(seed.title, seed.standfirst, paragraphs)))
         assert check_once(config, store)[url].event == expected
+
+
+def test_a_collapsed_text_is_held_once_then_confirmed(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                       store: Store) -> None:
+    url = httpserver.url_for("/c")
+    config = make_config(tmp_path, [url])
+    seed = load_seed()
+    site.publish("/c", render_article_page(seed))
+    check_once(config, store)
+    stub = ArticleText(seed.title, seed.standfirst, seed.paragraphs[:1])   # most of the body is gone
+    site.publish("/c", render_article_page(stub))
+    held = check_once(config, store)[url]
+    assert held.event == "error" and held.error and "shrank" in held.error
+    assert len(store.history(url)) == 1
+    confirmed = check_once(config, store)[url]          # the same short text again: it is real
+    assert (confirmed.event, confirmed.version) == ("modified", 2)
+    assert confirmed.diff is not None and len(confirmed.diff.removed) > 5
+
+
+def test_a_collapse_that_recovers_reports_nothing(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                  store: Store) -> None:
+    url = httpserver.url_for("/r")
+    config = make_config(tmp_path, [url])
+    seed = load_seed()
+    site.publish("/r", render_article_page(seed, variant=1))
+    check_once(config, store)
+    site.publish("/r", render_article_page(ArticleText(seed.title, seed.standfirst, seed.paragraphs[:1])))
+    assert check_once(config, store)[url].event == "error"
+    site.publish("/r", render_article_page(seed, variant=2))
+    assert check_once(config, store)[url].event == "unchanged"
+    assert len(store.history(url)) == 1
+
+
+def test_a_headline_flip_back_is_reported_as_a_revert(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                      store: Store) -> None:
+    url = httpserver.url_for("/ab")
+    config = make_config(tmp_path, [url])
+    site.publish("/ab", render_article_page(load_seed()))
+    check_once(config, store)
+    site.publish("/ab", render_article_page(revision("04_headline_rewritten")))
+    flipped = check_once(config, store)[url]
+    assert (flipped.event, flipped.reverted_to) == ("modified", None)
+    site.publish("/ab", render_article_page(load_seed(), variant=3))
+    back = check_once(config, store)[url]
+    assert (back.event, back.version, back.reverted_to) == ("modified", 3, 1)
+    assert back.to_dict()["reverted_to"] == 1
+
+
+def test_an_extraction_failure_is_retried_on_identical_bytes(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                             store: Store) -> None:
+    url = httpserver.url_for("/e")
+    config = make_config(tmp_path, [url])
+    site.publish("/e", render_article_page(load_seed()))
+    check_once(config, store)
+    broken = "<html><head><title>Oops</title></head><body><nav><a href='/'>Home</a></nav></body></html>"
+    site.publish("/e", broken)
+    assert check_once(config, store)[url].event == "error"
+    # The same broken bytes must be looked at again, not skipped as an identical (unchanged) body.
+    assert check_once(config, store)[url].event == "error"

@@ -203,6 +203,26 @@ def test_gone_flag_and_body_hash(store: Store) -> None:
     assert (state.gone, state.body_sha256, state.last_checked) == (False, "b" * 64, T0 + timedelta(minutes=3))
 
 
+def test_pending_fingerprint_is_held_until_a_check_succeeds(store: Store) -> None:
+    store.record(URL, "BBC", check(0), new_version=new_version(seed_document()))
+    store.record(URL, "BBC", check(1, "error", error="text collapsed"), pending_fingerprint="c" * 64)
+    assert store.states([URL])[URL].pending_fingerprint == "c" * 64
+    store.record(URL, "BBC", check(2, "error", error="HTTP 503"))      # another failure keeps the hold
+    assert store.states([URL])[URL].pending_fingerprint == "c" * 64
+    store.record(URL, "BBC", check(3, "unchanged"))                    # any success resolves it
+    assert store.states([URL])[URL].pending_fingerprint is None
+
+
+def test_version_with_fingerprint_finds_the_newest_match(store: Store) -> None:
+    doc_a, doc_b = seed_document(), revise(seed_document(), 1)
+    for minutes, doc in enumerate((doc_a, doc_b, doc_a)):
+        store.record(URL, "BBC", check(minutes, "modified"), new_version=new_version(doc, minutes))
+    assert store.version_with_fingerprint(URL, fp(doc_a)) == 3
+    assert store.version_with_fingerprint(URL, fp(doc_b)) == 2
+    assert store.version_with_fingerprint(URL, "0" * 64) is None
+    assert store.version_with_fingerprint("https://unknown.example/", fp(doc_a)) is None
+
+
 def test_states_for_many_urls(store: Store) -> None:
     urls = [f"https://news.example/a/{i}" for i in range(620)]  # two IN chunks (500 each at most)
     store.record_many([RecordItem(url, "BBC" if i % 2 else "Reuters", check(0, "error", error="x"))

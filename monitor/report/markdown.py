@@ -50,6 +50,8 @@ def _event_section(event: CheckEvent) -> list[str]:
         lines[-1] += f" · {versions}"
     lines.append("")
     diff = event.diff
+    if event.reverted_to is not None:
+        lines.append(f"- **reverted to version {event.reverted_to}**")
     if diff is None:
         lines += [f"- {md_text(describe_event(event))}", ""]
         return lines

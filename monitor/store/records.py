@@ -20,6 +20,7 @@ class ArticleState:
     gone: bool
     body_sha256: str | None        # of the last fetched body
     last_checked: datetime | None  # UTC
+    pending_fingerprint: str | None = None  # a held collapse of the text, awaiting confirmation
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,5 @@ class RecordItem:
     validators: Validators | None = None   # None: keep the stored ones
     body_sha256: str | None = None         # None: keep the stored one
     gone: bool | None = None               # None: keep the stored flag
+    # Set: hold this fingerprint as an unconfirmed change. Any check that is not an error clears it.
+    pending_fingerprint: str | None = None

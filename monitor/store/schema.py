@@ -102,6 +102,8 @@ articles = Table(
     Column("last_modified", Text),
     Column("body_sha256", Sha256),          # of the last fetched body: skips extraction of identical pages
     Column("gone", Boolean, nullable=False, default=False),
+    # A drastically shorter text held back as a likely extraction failure until a second check confirms it.
+    Column("pending_fingerprint", Sha256),
     # For the scheduler (a later issue): when to look again, and consecutive failed checks for backoff.
     Column("next_check_at", UTCDateTime),
     Column("failures", Integer, nullable=False, default=0),

@@ -70,11 +70,12 @@ class Store:
 
     def record(self, url: str, source: str, check: CheckRecord, *, new_version: NewVersion | None = None,
                validators: Validators | None = None, body_sha256: str | None = None,
-               gone: bool | None = None) -> int | None:
+               gone: bool | None = None, pending_fingerprint: str | None = None) -> int | None:
         """Record one check, and its new version if given. Returns the version number written, the
         latest number if ``new_version`` has the latest version's fingerprint, or None."""
         item = RecordItem(url=url, source=source, check=check, new_version=new_version,
-                          validators=validators, body_sha256=body_sha256, gone=gone)
+                          validators=validators, body_sha256=body_sha256, gone=gone,
+                          pending_fingerprint=pending_fingerprint)
         return self.record_many([item])[0]
 
     def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
@@ -108,6 +109,10 @@ class Store:
             changes["body_sha256"] = item.body_sha256
         if item.gone is not None:
             changes["gone"] = item.gone
+        if item.pending_fingerprint is not None:
+            changes["pending_fingerprint"] = item.pending_fingerprint
+        elif check.outcome != "error":
+            changes["pending_fingerprint"] = None
 
         number: int | None = None
         written: int | None = None
@@ -165,6 +170,14 @@ class Store:
             row = conn.execute(_VERSION_QUERY.where(articles.c.url == url)
                                .order_by(versions.c.number.desc()).limit(1)).first()
             return None if row is None else _version(conn, url, row)
+
+    def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
+        """The newest version of an article with this fingerprint (to recognise a revert), or None."""
+        with self._transaction(f"look up a version of {url}") as conn:
+            return conn.execute(
+                select(versions.c.number).join(articles, versions.c.article_id == articles.c.id)
+                .where(and_(articles.c.url == url, versions.c.fingerprint == fingerprint))
+                .order_by(versions.c.number.desc()).limit(1)).scalar()
 
     def version(self, url: str, number: int) -> Version:
         """Version ``number`` of an article; NotFound says which versions exist."""
@@ -268,7 +281,7 @@ def _lock_article(conn: Connection, url: str, source_id: int, check: CheckRecord
 _STATE_QUERY = select(
     articles.c.url, sources.c.name.label("source"), articles.c.latest_version, articles.c.fingerprint,
     articles.c.etag, articles.c.last_modified, articles.c.gone, articles.c.body_sha256,
-    articles.c.last_checked,
+    articles.c.last_checked, articles.c.pending_fingerprint,
 ).join(sources, articles.c.source_id == sources.c.id)
 
 
@@ -276,7 +289,7 @@ def _state(row: _AnyRow) -> ArticleState:
     return ArticleState(
         url=row.url, source=row.source, latest_version=row.latest_version, fingerprint=row.fingerprint,
         validators=Validators(etag=row.etag, last_modified=row.last_modified), gone=bool(row.gone),
-        body_sha256=row.body_sha256, last_checked=row.last_checked)
+        body_sha256=row.body_sha256, last_checked=row.last_checked, pending_fingerprint=row.pending_fingerprint)
 
 
 _VERSION_QUERY = select(
