@@ -93,8 +93,10 @@ class NotHTML(FetchError):
 class HTTPStatusError(FetchError):
     """An HTTP status other than 2xx, 304, 404 or 410."""
 
-    def __init__(self, url: str, status: int, reason: str | None = None) -> None:
+    def __init__(self, url: str, status: int, reason: str | None = None, *,
+                 retry_after: str | None = None) -> None:
         self.status = status
+        self.retry_after = retry_after   # the raw Retry-After header of a 429/503, if any
         super().__init__(url, reason or f"HTTP {status}")
 
 

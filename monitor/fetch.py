@@ -201,7 +201,8 @@ class Fetcher:
             return FetchResult(url=url, final_url=final_url, status=status,
                                duration=time.monotonic() - start)
         if not 200 <= status < 300:
-            raise HTTPStatusError(final_url, status, _status_text(response))
+            raise HTTPStatusError(final_url, status, _status_text(response),
+                                  retry_after=response.headers.get("Retry-After"))
 
         media_type, charset = _parse_content_type(response.headers.get("Content-Type", ""))
         if media_type is not None and media_type not in HTML_TYPES:

@@ -534,3 +534,10 @@ def test_one_fetcher_serves_many_threads(httpserver: HTTPServer, fetcher: Fetche
         results = list(pool.map(fetcher.fetch, urls))
     assert [r.final_url for r in results] == urls
     assert all(r.body == PAGE for r in results)
+
+
+def test_a_503_carries_its_retry_after_header(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/busy").respond_with_data("busy", status=503, headers={"Retry-After": "120"})
+    with Fetcher(FetchSettings(user_agent="newsmon-test")) as fetcher, pytest.raises(HTTPStatusError) as info:
+        fetcher.fetch(httpserver.url_for("/busy"))
+    assert (info.value.status, info.value.retry_after) == (503, "120")
