@@ -10,7 +10,11 @@
     │   ├── BodyTooLarge             the decoded body exceeded the byte cap
     │   ├── ContentDecodingError     a corrupt gzip/deflate/br body, or an unknown encoding
     │   ├── NotHTML                  the response is not an HTML page (PDF, image, JSON, ...)
-    │   └── HTTPStatusError          an HTTP status that is neither success, 304 nor 404/410
+    │   ├── HTTPStatusError          an HTTP status that is neither success, 304 nor 404/410
+    │   └── NotFetched               politeness or shutdown kept us from asking at all (no request sent)
+    │       ├── RobotsDisallowed     robots.txt disallows the URL for our User-Agent
+    │       ├── HostDeferred         the host is backing off (failures, Retry-After, robots.txt 5xx)
+    │       └── FetchCancelled       the daemon is shutting down
     ├── ExtractionError              no article text could be extracted from a page
     └── StoreError                   the store cannot be opened or written
         └── NotFound                 no such article or version in the store
@@ -85,9 +89,9 @@ class ContentDecodingError(FetchError):
 class NotHTML(FetchError):
     """The response is not an HTML page."""
 
-    def __init__(self, url: str, content_type: str) -> None:
+    def __init__(self, url: str, content_type: str, expected: str = "an HTML page") -> None:
         self.content_type = content_type
-        super().__init__(url, f"not an HTML page (Content-Type: {content_type})")
+        super().__init__(url, f"not {expected} (Content-Type: {content_type})")
 
 
 class HTTPStatusError(FetchError):
@@ -110,3 +114,23 @@ class StoreError(MonitorError):
 
 class NotFound(StoreError):
     """The requested article or version is not in the store."""
+
+
+class NotFetched(FetchError):
+    """No request was sent for this URL: a rule of politeness or a shutdown stopped it beforehand."""
+
+
+class RobotsDisallowed(NotFetched):
+    """robots.txt disallows the URL for our product token."""
+
+
+class HostDeferred(NotFetched):
+    """The host may not be asked before ``retry_at`` (seconds on ``time.time``'s clock)."""
+
+    def __init__(self, url: str, reason: str, retry_at: float) -> None:
+        self.retry_at = retry_at
+        super().__init__(url, reason)
+
+
+class FetchCancelled(NotFetched):
+    """The daemon is stopping: work not yet started is dropped, to be done after the next start."""

@@ -16,7 +16,7 @@ import http.cookiejar
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
@@ -37,7 +37,7 @@ from monitor.errors import (
 )
 from monitor.models import FetchResult, Validators
 
-__all__ = ["FetchSettings", "Fetcher", "user_agent"]
+__all__ = ["FEED", "HTML", "ContentKind", "FetchSettings", "Fetcher", "user_agent"]
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 # Only what BoundedDecoder can undo: httpx would otherwise also offer zstd when it is installed.
@@ -50,9 +50,30 @@ ALLOWED_SCHEMES = frozenset({"http", "https"})
 _DRAIN_BYTES = 64 * 1024         # an unwanted body up to this size is read so the connection is kept
 _LOCATION = "newsmon.location"   # where _hide_location keeps a response's Location header
 
-# Without a Content-Type, the start of the body decides whether it is HTML.
+# Without a Content-Type, the start of the body decides whether it is what we asked for.
 _SNIFF_BYTES = 1024
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
+
+
+@dataclass(frozen=True)
+class ContentKind:
+    """What a fetch accepts: articles are HTML; discovery reads feeds and sitemaps."""
+
+    description: str                 # for the error: "not an HTML page (Content-Type: ...)"
+    media_types: frozenset[str]
+    markers: tuple[bytes, ...]       # any of these near the start of an untyped body (lower-cased)
+    accept: str                      # the Accept header
+
+
+HTML = ContentKind("an HTML page", HTML_TYPES, _HTML_MARKERS, ACCEPT)
+FEED = ContentKind(
+    "a feed or sitemap",
+    frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml",
+               "text/xml", "application/x-gzip", "application/gzip", "application/octet-stream",
+               "text/plain"}),
+    (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf", b"<urlset", b"<sitemapindex", b"\x1f\x8b"),
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1",
+)
 
 
 def user_agent(contact_url: str, version: str = "0.1") -> str:
@@ -115,22 +136,26 @@ class Fetcher:
         if not parts.hostname:
             raise FetchError(url, "the URL has no host name")
 
-    def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult:  # noqa: B008
+    def fetch(self, url: str, validators: Validators = Validators(), *,  # noqa: B008
+              kind: ContentKind = HTML, check_url: Callable[[str], None] | None = None) -> FetchResult:
         """Fetch ``url`` and follow redirects; conditional when ``validators`` hold an ETag or date.
 
         Returns a 2xx result with its decoded body, a 304 (unchanged) or a 404/410 (gone). Raises a
         ``FetchError`` subclass for anything else; its ``url`` is always the URL asked for, and its
-        reason names the redirect target when the failure happened after a redirect.
+        reason names the redirect target when the failure happened after a redirect. ``kind`` says
+        which content is accepted (``NotHTML`` otherwise); ``check_url``, when given, is called on every
+        hop after ``Fetcher.check_url`` (discovered URLs use it to refuse private addresses).
         """
         start = time.monotonic()
         try:
-            return self._fetch(url, validators, start)
+            return self._fetch(url, validators, start, kind, check_url)
         except FetchError as exc:
             if exc.url != url:
                 _relabel(exc, url)
             raise
 
-    def _fetch(self, url: str, validators: Validators, start: float) -> FetchResult:
+    def _fetch(self, url: str, validators: Validators, start: float, kind: ContentKind,
+               hop_check: Callable[[str], None] | None) -> FetchResult:
         settings = self.settings
         deadline = start + settings.total_timeout
         # Cookies set along one redirect chain are sent on its later hops (some sites redirect to
@@ -141,6 +166,8 @@ class Fetcher:
         current = url
         while True:
             self.check_url(current)
+            if hop_check is not None:
+                hop_check(current)
             self._check_deadline(current, deadline)
             # The same URL with the same cookies gets the same answer: a loop, no need to go round it
             # max_redirects times.
@@ -150,13 +177,13 @@ class Fetcher:
                 raise TooManyRedirects(url, "redirect loop: " + " -> ".join(chain))
             seen.add(state)
 
-            response, remaining = self._send(current, validators, jar, deadline)
+            response, remaining = self._send(current, validators, jar, deadline, kind.accept)
             try:
                 if "set-cookie" in response.headers:
                     jar.extract_cookies(response)
                 target = _redirect_target(current, response)
                 if target is None:
-                    return self._result(url, current, validators, response, start, deadline, remaining)
+                    return self._result(url, current, validators, response, start, deadline, remaining, kind)
             finally:
                 _discard(response, deadline)
             if len(chain) > settings.max_redirects:
@@ -165,7 +192,7 @@ class Fetcher:
             current = target
 
     def _send(self, url: str, validators: Validators, jar: httpx.Cookies,
-              deadline: float) -> tuple[httpx.Response, float]:
+              deadline: float, accept: str) -> tuple[httpx.Response, float]:
         """Send one GET and return the response with its headers read and its body not yet read."""
         settings = self.settings
         # Shrink every timeout to the time left, so a silent server cannot hold a fetch far past its
@@ -174,7 +201,7 @@ class Fetcher:
         timeout = httpx.Timeout(connect=min(settings.connect_timeout, remaining),
                                 read=min(settings.idle_timeout, remaining),
                                 write=min(settings.idle_timeout, remaining), pool=remaining)
-        headers = {}
+        headers = {"Accept": accept}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
@@ -188,7 +215,7 @@ class Fetcher:
             raise self._transport_error(url, exc, remaining, reading_body=False) from exc
 
     def _result(self, url: str, final_url: str, validators: Validators, response: httpx.Response,
-                start: float, deadline: float, remaining: float) -> FetchResult:
+                start: float, deadline: float, remaining: float, kind: ContentKind) -> FetchResult:
         status = response.status_code
         if status == 304:
             # A 304 should repeat the validators; if it does not, the ones we sent are still good.
@@ -205,8 +232,8 @@ class Fetcher:
                                   retry_after=response.headers.get("Retry-After"))
 
         media_type, charset = _parse_content_type(response.headers.get("Content-Type", ""))
-        if media_type is not None and media_type not in HTML_TYPES:
-            raise NotHTML(final_url, media_type)
+        if media_type is not None and media_type not in kind.media_types:
+            raise NotHTML(final_url, media_type, kind.description)
         # A transport that builds its responses from bytes (httpx.MockTransport handlers returning
         # httpx.Response(content=...)) hands over a body httpx has already read and decoded.
         preread = response.is_stream_consumed
@@ -217,7 +244,7 @@ class Fetcher:
             raise BodyTooLarge(final_url, self.settings.max_bytes)
 
         body, wire_bytes = self._read_body(final_url, response, decoder, deadline, remaining,
-                                           sniff=media_type is None)
+                                           sniff=None if media_type is not None else kind)
         if expected is not None and wire_bytes < expected:
             raise NetworkError(final_url, "connection closed before the body was complete "
                                           f"({wire_bytes:,} of {expected:,} bytes)")
@@ -226,7 +253,7 @@ class Fetcher:
                            wire_bytes=wire_bytes, duration=time.monotonic() - start)
 
     def _read_body(self, url: str, response: httpx.Response, decoder: BoundedDecoder, deadline: float,
-                   remaining: float, *, sniff: bool) -> tuple[bytes, int]:
+                   remaining: float, *, sniff: ContentKind | None) -> tuple[bytes, int]:
         parts: list[bytes] = []
         wire_bytes = 0
         try:
@@ -236,15 +263,15 @@ class Fetcher:
                 wire_bytes += len(raw)
                 parts.append(decoder.feed(raw))
                 self._check_deadline(url, deadline)
-                if sniff and decoder.total >= _SNIFF_BYTES:
-                    _sniff_html(url, b"".join(parts))
-                    sniff = False
+                if sniff is not None and decoder.total >= _SNIFF_BYTES:
+                    _sniff(url, b"".join(parts), sniff)
+                    sniff = None
         except httpx.TransportError as exc:
             raise self._transport_error(url, exc, remaining, reading_body=True) from exc
         parts.append(decoder.flush())
         body = b"".join(parts)
-        if sniff:
-            _sniff_html(url, body)
+        if sniff is not None:
+            _sniff(url, body, sniff)
         return body, wire_bytes
 
     def _check_deadline(self, url: str, deadline: float) -> None:
@@ -372,10 +399,10 @@ def _validators(response: httpx.Response) -> Validators:
     return Validators(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
 
 
-def _sniff_html(url: str, start: bytes) -> None:
+def _sniff(url: str, start: bytes, kind: ContentKind) -> None:
     head = start[:_SNIFF_BYTES].lower()
-    if not any(marker in head for marker in _HTML_MARKERS):
-        raise NotHTML(url, "missing, and the body does not look like HTML")
+    if not any(marker in head for marker in kind.markers):
+        raise NotHTML(url, f"missing, and the body does not look like {kind.description}", kind.description)
 
 
 def _connect_reason(url: str, exc: httpx.ConnectError) -> str:

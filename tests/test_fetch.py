@@ -541,3 +541,29 @@ def test_a_503_carries_its_retry_after_header(httpserver: HTTPServer) -> None:
     with Fetcher(FetchSettings(user_agent="newsmon-test")) as fetcher, pytest.raises(HTTPStatusError) as info:
         fetcher.fetch(httpserver.url_for("/busy"))
     assert (info.value.status, info.value.retry_after) == (503, "120")
+
+
+def test_feeds_are_accepted_when_asked_for_and_html_is_not(httpserver: HTTPServer) -> None:
+    rss = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    httpserver.expect_request("/feed.xml").respond_with_data(rss, content_type="application/rss+xml")
+    httpserver.expect_request("/untyped").respond_with_data(rss, content_type="")
+    httpserver.expect_request("/page").respond_with_data("<html><p>x</p></html>", content_type="text/html")
+    from monitor.fetch import FEED
+
+    with Fetcher(FetchSettings(user_agent="newsmon-test")) as fetcher:
+        assert fetcher.fetch(httpserver.url_for("/feed.xml"), kind=FEED).body == rss
+        assert fetcher.fetch(httpserver.url_for("/untyped"), kind=FEED).body == rss
+        assert "rss" in (httpserver.log[-1][0].headers.get("Accept") or "")
+        with pytest.raises(NotHTML, match="not a feed or sitemap"):
+            fetcher.fetch(httpserver.url_for("/page"), kind=FEED)
+        with pytest.raises(NotHTML, match="not an HTML page"):
+            fetcher.fetch(httpserver.url_for("/feed.xml"))
+
+
+def test_a_per_call_hop_check_sees_every_redirect_target(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/a").respond_with_data("", status=302, headers={"Location": "/b"})
+    httpserver.expect_request("/b").respond_with_data("<html><p>x</p></html>", content_type="text/html")
+    seen: list[str] = []
+    with Fetcher(FetchSettings(user_agent="newsmon-test")) as fetcher:
+        fetcher.fetch(httpserver.url_for("/a"), check_url=seen.append)
+    assert seen == [httpserver.url_for("/a"), httpserver.url_for("/b")]
