@@ -29,6 +29,7 @@ from trafilatura.utils import load_html
 from monitor.errors import ExtractionError
 from monitor.metadata import PageMetadata, collapse, line_key, read_metadata
 from monitor.models import Document
+from monitor.normalise import comparable
 
 __all__ = ["decode_html", "extract"]
 
@@ -213,6 +214,15 @@ def _clean(found: _Paragraphs, meta: PageMetadata) -> list[str]:
 _NEVER_ARTICLE = ("script", "style", "svg", "noscript", "template", "nav", "footer", "aside", "iframe",
                   "button", "select", "input", "textarea", "video", "audio", "picture", "canvas", "map",
                   "object", "embed", Comment)
+_PLAIN_PREFIX = re.compile(r"[\w ]*")
+# Words of the class or id of promotion boxes, matched as whole words ("pushdown-promo", "promo_box").
+_PROMOTION_WORDS = ("promo", "related", "recommended", "recommendations", "most read", "mostread",
+                    "trending", "popular", "newsletter", "outbrain", "taboola", "more stories")
+_WORDS_OF_ATTRIBUTES = "concat(' ', translate(concat(@class, ' ', @id), '-_', '  '), ' ')"
+_PROMOTION_XPATH = XPath(
+    "//*[self::div or self::section or self::ul or self::ol]["
+    + " or ".join(f"contains({_WORDS_OF_ATTRIBUTES}, ' {word} ')" for word in _PROMOTION_WORDS) + "]")
+_PROMOTION_MAX_SHARE = 0.25
 _STANDFIRST_XPATH = XPath('(//article | //*[contains(@itemtype, "Article")])//*[self::p or self::h2 or '
                           "self::div][starts-with(normalize-space(text()), $start)]")
 
@@ -248,13 +258,34 @@ def _standfirst(tree: HtmlElement, description: str | None) -> str | None:
 
     trafilatura leaves out a standfirst that sits in the article's header rather than its body; the
     description is how to recognise it (a teaser of this article elsewhere on the page is not in it).
+    The two are compared as comparable text, so curly quotes on the page and straight ones in the meta
+    tag still match; the page's own wording is what is kept.
     """
-    wanted = collapse(description or "")
-    if len(wanted.split()) >= 5:
-        for element in _STANDFIRST_XPATH(tree, start=wanted[:20]):
-            if collapse(element.text_content()) == wanted:
-                return wanted
+    shown_description = collapse(description or "")
+    wanted = comparable(shown_description)
+    if len(wanted.split()) < 5:
+        return None
+    # XPath's starts-with compares raw characters: use the plain-word prefix that typography can't change.
+    start = _PLAIN_PREFIX.match(shown_description).group()[:20]  # type: ignore[union-attr]
+    for element in _STANDFIRST_XPATH(tree, start=start):
+        shown = collapse(element.text_content())
+        if comparable(shown) == wanted:
+            return shown
     return None
+
+
+def _drop_promotions(tree: HtmlElement) -> None:
+    """Delete promotion boxes (related stories, most read, newsletters) that sit inside the article's
+    container: their headlines rotate between fetches and would read as edits. A box is only dropped
+    when it holds neither the headline nor a real share of the page's paragraph text, so a site that
+    names its article container "related-content" keeps its article."""
+    total = sum(len(p.text_content()) for p in tree.iter("p")) or 1
+    for element in _PROMOTION_XPATH(tree):
+        if element.getparent() is None or element.find(".//h1") is not None:
+            continue
+        if sum(len(p.text_content()) for p in element.iter("p")) > _PROMOTION_MAX_SHARE * total:
+            continue
+        element.drop_tree()
 
 
 def _generic(tree: HtmlElement, url: str | None) -> _Paragraphs:
@@ -314,6 +345,7 @@ def extract(html: str | bytes, *, url: str | None = None, charset: str | None = 
     meta = read_metadata(tree)
     if selector is None:
         _drop_never_article(tree)
+        _drop_promotions(tree)
         found = _generic(tree, url)
         if not found.paragraphs:
             raise ExtractionError("no article text found: trafilatura found no main content")

@@ -357,3 +357,44 @@ def test_extract_decodes_bytes_with_the_header_charset() -> None:
                 + "</p></article>")
     document = extract(html.encode("koi8-u"), charset="koi8-u")
     assert document.title == "Київ" and document.text.startswith("Новини дня з Києва")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Found on real pages by benchmarks/edit_detection.py
+
+
+def _page_with_standfirst(standfirst: str, description: str, promos: tuple[str, ...] = ()) -> str:
+    body = "".join(f"<p>{p}</p>" for p in SEED.paragraphs)
+    # Cards with a headline and a teaser sentence, as real promotion boxes have: not bare link lists,
+    # which the generic extractor already drops.
+    promo = "".join(f"<div class='card'><h3>{title}</h3><p>{title} in a story that readers of this site "
+                    f"are following closely today.</p></div>" for title in promos)
+    return f"""<!doctype html><html><head><title>{SEED.title}</title>
+<meta name="description" content="{description}"><meta property="og:title" content="{SEED.title}"></head>
+<body><main><article><header><h1>{SEED.title}</h1><p class="dek">{standfirst}</p></header>
+<div class="body">{body}</div>
+<section class="pushdown-promo"><h2>More from us</h2>{promo}</section></article></main></body></html>"""
+
+
+def test_standfirst_survives_typography_that_differs_from_the_description() -> None:
+    straight = "Europa's plumes appear to be real, and they are wider than anyone had thought."
+    curly = straight.replace("'", "\u2019")
+    document = extract(_page_with_standfirst(curly, straight))
+    assert document.paragraphs[0] == curly          # the page's own wording is kept
+    assert extract(_page_with_standfirst(straight, straight)).paragraphs[1:] == document.paragraphs[1:]
+
+
+def test_rotating_promotion_headlines_inside_the_article_are_not_text() -> None:
+    first = extract(_page_with_standfirst("A dek of several words here.", "x",
+                                          promos=("Singer wins award", "Storm hits coast", "Team wins cup")))
+    second = extract(_page_with_standfirst("A dek of several words here.", "x",
+                                           promos=("Markets fall again", "Actor retires", "New phone on sale")))
+    assert first.text == second.text
+    assert "Singer wins award" not in first.text and SEED.paragraphs[-1] in first.text
+
+
+def test_a_container_named_related_that_holds_the_article_is_kept() -> None:
+    body = "".join(f"<p>{p}</p>" for p in SEED.paragraphs)
+    html = (f"<html><head><title>{SEED.title}</title></head><body><div class='related-content'>"
+            f"<h1>{SEED.title}</h1>{body}</div></body></html>")
+    assert SEED.paragraphs[3] in extract(html).text
