@@ -321,6 +321,90 @@ def demo() -> None:
     raise typer.Exit(run_demo(out))
 
 
+# -- run, status ----------------------------------------------------------------------------------------
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def run(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    log_format: Annotated[LogFormat, typer.Option(
+        "--log-format", help="text (readable), or json (one object per line).")] = LogFormat.text,
+) -> None:
+    """Run as a daemon: check articles on their schedule and discover new ones from feeds and sitemaps.
+
+    Stops on SIGTERM or Ctrl-C after the checks in flight (exit 0). One daemon per storage.
+
+    Example: newsmon run -c config.yaml --log-format json
+    """
+    import os
+
+    from .lock import acquire
+
+    config = read_config(config_path, required=True)
+    try:
+        # Before the heavy imports below: a second daemon is refused in a fraction of a second.
+        lock = acquire(config.storage_url())
+    except MonitorError as exc:
+        fail(str(exc))
+    from .daemon import configure_logging
+    from .daemon import run as run_daemon
+
+    configure_logging(log_format.value)
+    try:
+        code = run_daemon(config, lock=lock)
+    except MonitorError as exc:
+        fail(str(exc))
+    # Fetch threads of a cancelled batch may still wait on a slow server: do not let the interpreter's
+    # exit join them. Everything is stored and the lock released by now.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+@app.command()
+def status(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text (a table), or json.")] = TextOrJson.text,
+) -> None:
+    """Show each source's health: articles, last and next check, versions, recent errors.
+
+    Example: newsmon status -c config.yaml --format json
+    """
+    from .store import scheduling
+
+    config = read_config(config_path, required=True)
+    with opened_store(config) as store:
+        try:
+            figures = scheduling.source_status(store, [s.name for s in config.sources])
+        except MonitorError as exc:
+            fail(str(exc))
+    if format is TextOrJson.json:
+        print_json([f.to_dict() for f in figures])
+        return
+    from rich.table import Table
+
+    def when(value: object) -> str:
+        return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+
+    table = Table(box=None, pad_edge=False)
+    for heading in ("source", "articles", "tracked", "versions", "failing", "last check (UTC)", "next check (UTC)"):
+        table.add_column(heading, no_wrap=True)
+    for f in figures:
+        table.add_row(f.name, str(f.articles), str(f.tracked), str(f.versions), str(f.failing),
+                      when(f.last_check), when(f.next_check))
+    out.print(table)
+    for f in figures:
+        for at, url, error in f.recent_errors:
+            out.print(Text(f"{f.name}: {when(at)} {url}: {error}", style="yellow"))
+        for url, error in f.feed_errors:
+            out.print(Text(f"{f.name}: feed {url}: {error}", style="yellow"))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app(args=list(argv) if argv is not None else None, prog_name="newsmon")

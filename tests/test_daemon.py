@@ -1,0 +1,256 @@
+"""The daemon: its jobs in-process with a fake clock, its database state, and ``newsmon run`` as a subprocess.
+
+The last test is the acceptance check of the issue: a news site on loopback (an RSS feed, a robots.txt
+that disallows one article, ETags everywhere), ``newsmon run`` with ``interval: 2s`` and
+``allow_private: true``; the server's log must show the feed read, every allowed article fetched and
+fetched again with If-None-Match, the disallowed one never, no two requests closer than per_host_delay;
+a second daemon refused at once; SIGTERM ending the first with status 0 within 5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from monitor.config import parse_config
+from monitor.daemon import Daemon, discovery_interval
+from monitor.fetch import FetchSettings
+from monitor.models import Validators
+from monitor.polite import GuardedFetcher, PoliteFetcher
+from monitor.store import Store, open_store
+from monitor.store import scheduling as sched
+
+NEWSMON = [sys.executable, "-m", "monitor"]
+ARTICLE = ("<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+           "<p>The council approved a budget of {n},000 dollars on Tuesday after a long debate in the chamber.</p>"
+           "<p>Residents who spoke at the meeting asked for more money for parks and for the library.</p>"
+           "</article></body></html>")
+
+
+@dataclass
+class NewsSite:
+    """A small news site: /feed.xml lists /news/1..4, robots.txt disallows /news/4; ETags on every page."""
+
+    httpserver: HTTPServer
+    log: list[tuple[float, str, str | None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> str:
+        return str(self.httpserver.url_for(path)).replace("localhost", "127.0.0.1")
+
+    def body(self, path: str) -> tuple[str, str] | None:
+        if path == "/robots.txt":
+            return "User-agent: *\nDisallow: /news/4\n", "text/plain"
+        if path == "/feed.xml":
+            items = "".join(f"<item><title>Story {i}</title><link>{self.url(f'/news/{i}')}?utm_source=rss</link>"
+                            f"<pubDate>{datetime.now(UTC):%a, %d %b %Y %H:%M:%S +0000}</pubDate></item>"
+                            for i in range(1, 5))
+            return (f"<?xml version='1.0'?><rss version='2.0'><channel><title>Local</title>"
+                    f"<link>{self.url('/')}</link>{items}</channel></rss>"), "application/rss+xml"
+        if match := re.fullmatch(r"/news/(\d)", path):
+            return ARTICLE.format(title=f"Story {match[1]}", n=match[1]), "text/html; charset=utf-8"
+        return None
+
+    def answer(self, request: Request) -> Response:
+        with self.lock:
+            self.log.append((time.monotonic(), request.path, request.headers.get("If-None-Match")))
+        found = self.body(request.path)
+        if found is None:
+            return Response("not found", status=404, content_type="text/html")
+        text, content_type = found
+        etag = f'"{abs(hash(text)) % 10**8}"'
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(text, content_type=content_type, headers={"ETag": etag})
+
+    def requests(self, path: str) -> list[str | None]:
+        with self.lock:
+            return [inm for _, p, inm in self.log if p == path]
+
+    def gaps(self) -> list[float]:
+        with self.lock:
+            times = [t for t, _, _ in self.log]
+        return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+@pytest.fixture
+def news(httpserver: HTTPServer) -> NewsSite:
+    site = NewsSite(httpserver)
+    httpserver.expect_request(re.compile(r"^/.*$")).respond_with_handler(site.answer)
+    return site
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def daemon_parts(news: NewsSite, tmp_path: Path) -> Iterator[tuple[Daemon, FakeClock, Store]]:
+    config = parse_config(f"""
+per_host_delay: 0.1
+sources:
+  - name: local
+    feeds: ["{news.url('/feed.xml')}"]
+    interval: 2s
+    allow_private: true
+""", base_dir=tmp_path)
+    clock = FakeClock()
+    with open_store(config.storage_url()) as store, \
+            PoliteFetcher(GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0.1) as polite:
+        yield Daemon(config, store, polite, clock=clock, rng=lambda: 0.0), clock, store
+
+
+def test_discover_then_check_then_recheck_conditionally(daemon_parts: tuple[Daemon, FakeClock, Store],
+                                                        news: NewsSite) -> None:
+    daemon, clock, store = daemon_parts
+    assert daemon.discover("local") == 4                 # canonical URLs: utm_source dropped
+    assert daemon.discover("local") == 0                 # nothing new; the feed answered 304
+    assert news.requests("/feed.xml")[-1] is not None
+    assert daemon.tick() == 4                            # 3 fetched, 1 refused by robots.txt
+    assert news.requests("/news/4") == []
+    assert daemon.tick() == 0                            # nothing due yet
+    clock.now += timedelta(seconds=3)
+    assert daemon.tick() == 3                            # the disallowed one is postponed a day
+    for i in (1, 2, 3):
+        first, again = news.requests(f"/news/{i}")
+        assert first is None and again is not None
+    status = {s.name: s for s in sched.source_status(store, ["local", "absent"])}
+    assert status["local"].articles == 4 and status["local"].versions == 3
+    assert status["local"].failing == 1 and "disallowed" in status["local"].recent_errors[0][2]
+    assert status["absent"].articles == 0
+
+
+def test_a_discovered_private_url_is_refused_unless_the_source_allows_it(news: NewsSite, tmp_path: Path) -> None:
+    config = parse_config(f"""
+per_host_delay: 0
+sources:
+  - name: strict
+    urls: ["{news.url('/news/1')}"]
+""", base_dir=tmp_path)
+    with open_store(config.storage_url()) as store, \
+            PoliteFetcher(GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0) as polite:
+        daemon = Daemon(config, store, polite, rng=lambda: 0.0)
+        daemon.sync()
+        sched.add_articles(store, [(news.url("/news/2"), "strict", None)], now=datetime.now(UTC), discovered=True)
+        assert daemon.tick() == 2
+        assert news.requests("/news/1") == [None]        # written in the config: trusted
+        assert news.requests("/news/2") == []            # discovered on loopback: refused
+        errors = sched.source_status(store, ["strict"])[0].recent_errors
+        assert "allow_private" in errors[0][2]
+
+
+def test_scheduling_state_round_trip(store: Store) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    items = [("https://a.example/1", "s", now - timedelta(hours=1)), ("https://a.example/2", "s", None)]
+    assert sched.add_articles(store, items, now=now, discovered=True) == 2
+    assert sched.add_articles(store, items, now=now, discovered=True) == 0
+    due = sched.due_articles(store, now=now, sources_wanted=["s"], limit=10)
+    assert [d.url for d in due] == ["https://a.example/1", "https://a.example/2"]
+    assert due[0].born == now - timedelta(hours=1) and due[1].born == now and due[0].discovered
+    sched.save_plan(store, "https://a.example/1", at=now + timedelta(minutes=15), streak=2)
+    sched.save_plan(store, "https://a.example/2", at=None, streak=0)          # stopped: too old
+    assert sched.due_articles(store, now=now, sources_wanted=["s"], limit=10) == []
+    later = sched.due_articles(store, now=now + timedelta(minutes=15), sources_wanted=["s"], limit=10)
+    assert [(d.url, d.streak) for d in later] == [("https://a.example/1", 2)]
+    assert sched.due_articles(store, now=now + timedelta(days=1), sources_wanted=["other"], limit=10) == []
+    sched.postpone(store, ["https://a.example/1"], now + timedelta(hours=2))
+    assert sched.due_articles(store, now=now + timedelta(hours=1), sources_wanted=["s"], limit=10) == []
+    status = sched.source_status(store, ["s"])[0]
+    assert (status.articles, status.tracked, status.versions) == (2, 1, 0)
+    assert status.next_check == now + timedelta(hours=2)
+    sched.record_feed(store, "https://a.example/feed", "s", now=now, validators=Validators(etag='"x"'), found=2)
+    sched.record_feed(store, "https://a.example/feed", "s", now=now, error="HTTP 500")
+    assert sched.feed_validators(store)["https://a.example/feed"].etag == '"x"'
+    assert sched.source_status(store, ["s"])[0].feed_errors == (("https://a.example/feed", "HTTP 500"),)
+
+
+def test_discovery_interval() -> None:
+    config = parse_config("sources: [{name: a, interval: 2s}, {name: b}, {name: c, interval: 1h}]")
+    assert [discovery_interval(s) for s in config.sources] == [10.0, 600.0, 3600.0]
+
+
+# -- the daemon as a subprocess --------------------------------------------------------------------
+
+def _start(config: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([*NEWSMON, "run", "-c", str(config), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, float, str]:
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return process.returncode, time.monotonic() - started, err
+
+
+def test_newsmon_run_against_a_local_news_site(news: NewsSite, tmp_path: Path) -> None:
+    delay = 0.5
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+storage: store/
+per_host_delay: {delay}
+sources:
+  - name: local
+    feeds: ["{news.url('/feed.xml')}"]
+    interval: 2s
+    allow_private: true
+""")
+    daemon = _start(config, "--log-format", "json")
+    try:
+        deadline = time.monotonic() + 25
+        allowed = [f"/news/{i}" for i in (1, 2, 3)]
+        while time.monotonic() < deadline and daemon.poll() is None:
+            if all(any(inm for inm in news.requests(p)) for p in allowed):
+                break
+            time.sleep(0.2)
+        assert daemon.poll() is None, daemon.communicate()
+        second_started = time.monotonic()
+        second = subprocess.run([*NEWSMON, "run", "-c", str(config)], capture_output=True, text=True, timeout=20)
+        second_took = time.monotonic() - second_started
+    finally:
+        code, took, err = _stop(daemon)
+    assert news.requests("/feed.xml"), "the feed was never read"
+    for path in allowed:
+        seen = news.requests(path)
+        assert seen and seen[0] is None, f"{path}: {seen}"
+        assert any(seen[1:]), f"{path} was never fetched again with If-None-Match: {seen}"
+    assert news.requests("/news/4") == []
+    assert min(news.gaps()) >= delay, news.gaps()
+    assert second.returncode != 0 and f"PID {daemon.pid}" in second.stderr
+    assert second_took < 5
+    assert code == 0 and took < 5, err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(line.get("event") == "unchanged" for line in lines)
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+
+
+def test_sigint_stops_an_idle_daemon_with_status_0(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("storage: store/\nsources: []\n")
+    daemon = _start(config)
+    assert daemon.stderr is not None
+    line = daemon.stderr.readline()                     # "... newsmon daemon started ..."
+    assert "started" in line
+    daemon.send_signal(signal.SIGINT)
+    assert daemon.wait(5) == 0
