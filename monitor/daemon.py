@@ -298,7 +298,7 @@ def run(config: Config, *, stopping: threading.Event | None = None, install_sign
     try:
         store = open_store(config.storage_url())
         polite = PoliteFetcher(GuardedFetcher(fetch_settings(config)), per_host_delay=config.per_host_delay,
-                               stopping=stopping)
+                               concurrency=config.concurrency, stopping=stopping)
         try:
             daemon = Daemon(config, store, polite)
             daemon.sync()

@@ -23,6 +23,7 @@ for the host's turn never eats into the request's total deadline.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -52,12 +53,22 @@ def host_key(url: str) -> str:
     """The unit of politeness: the host name without the port.
 
     Two ports of one machine are one server to its operator, so they share a pace; being stricter than
-    ``host:port`` costs a little speed and never a burst.
+    ``host:port`` costs a little speed and never a burst. The names of this machine's loopback
+    (``localhost``, ``127.0.0.1``, ``::1``) are one host too: a feed read as ``localhost`` may list
+    articles on ``127.0.0.1``, and both reach the same server.
     """
     try:
-        return (urlsplit(url).hostname or "").rstrip(".").lower()
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
     except ValueError:
         return ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback"
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return "loopback"
+    except ValueError:
+        pass
+    return host
 
 
 def pacing_margin(delay: float) -> float:
@@ -113,7 +124,7 @@ class PoliteFetcher:
     trusted). ``robots`` defaults to a cache reading robots.txt with ``fetcher``'s settings.
     """
 
-    def __init__(self, fetcher: GuardedFetcher, *, per_host_delay: float,
+    def __init__(self, fetcher: GuardedFetcher, *, per_host_delay: float, concurrency: int = 16,
                  guard_of: Callable[[str], Guard | None] = lambda url: None,
                  robots: RobotsCache | None = None, health: HostHealth | None = None,
                  pacer: HostPacer | None = None, stopping: threading.Event | None = None,
@@ -138,6 +149,8 @@ class PoliteFetcher:
         self.requests = 0                          # requests sent (for logs and tests)
         # The last refusal per URL (robots.txt, a host backing off), for the scheduler to plan around.
         self.refusals: dict[str, NotFetched] = {}
+        # The global limit across every job (checks and discovery), not only within one batch.
+        self._slots = threading.BoundedSemaphore(concurrency)
         self._count = threading.Lock()
 
     def __enter__(self) -> PoliteFetcher:
@@ -182,7 +195,10 @@ class PoliteFetcher:
         ``options`` (``kind``, ``check_url``: what discovery passes) go to ``Fetcher.fetch`` unchanged.
         """
         try:
-            return self._fetch(url, validators, {k: v for k, v in options.items() if v is not None})
+            # Taken before the host's turn is reserved, never after: a turn claimed and then spent
+            # waiting for a slot would let the next request to the host start too soon after it.
+            with self._slots:
+                return self._fetch(url, validators, {k: v for k, v in options.items() if v is not None})
         except (RobotsDisallowed, HostDeferred) as exc:
             self.refusals[url] = exc
             raise

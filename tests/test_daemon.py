@@ -254,3 +254,23 @@ def test_sigint_stops_an_idle_daemon_with_status_0(tmp_path: Path) -> None:
     assert "started" in line
     daemon.send_signal(signal.SIGINT)
     assert daemon.wait(5) == 0
+
+
+def test_newsmon_status_table_and_json(daemon_parts: tuple[Daemon, FakeClock, Store], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    daemon, _, _ = daemon_parts
+    daemon.discover("local")
+    daemon.tick()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources:\n  - name: local\n    feeds: [\"{daemon.config.sources[0].feeds[0]}\"]\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", "-c", str(config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [local] = json.loads(result.stdout)
+    assert (local["source"], local["articles"], local["versions"], local["failing"]) == ("local", 4, 3, 1)
+    assert local["next_check"] is not None and "disallowed" in local["recent_errors"][0]["error"]
+    table = runner.invoke(app, ["status", "-c", str(config)])
+    assert table.exit_code == 0 and "local" in table.stdout and "disallowed" in table.stdout

@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from monitor.errors import FetchCancelled, FetchError, HostDeferred, HTTPStatusError, RobotsDisallowed
 from monitor.fetch import FetchSettings
-from monitor.models import Validators
+from monitor.models import FetchResult, Validators
 from monitor.polite import GuardedFetcher, PoliteFetcher, host_key, pacing_margin
 from monitor.urls import guard_for
 
@@ -229,3 +229,32 @@ def test_pacing_margin_is_small() -> None:
     assert pacing_margin(10.0) == 0.25
     assert pacing_margin(0.0) == 0.0
     assert host_key("http://Example.COM:8080/x") == "example.com"
+    assert host_key("http://localhost:1/") == host_key("http://127.0.0.1:2/") == host_key("http://[::1]/")
+
+
+def test_the_global_concurrency_limit_holds(server: Server) -> None:
+    server.robots("")
+    server.page("/a")
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+
+    class Slow(GuardedFetcher):
+        def fetch(self, url: str, validators: Validators = Validators(), **options: object) -> FetchResult:  # noqa: B008
+            with lock:
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+            time.sleep(0.2)
+            try:
+                return super().fetch(url, validators, **options)  # type: ignore[arg-type]
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+    with PoliteFetcher(Slow(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0, concurrency=2) as polite:
+        # PoliteFetcher itself does not serialise a host (run_per_host does): only the limit can bind here.
+        threads = [threading.Thread(target=polite.fetch, args=(server.url("/a"),)) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert peak[0] == 2
