@@ -6,7 +6,8 @@ becomes an ``error`` event for that article and never stops the run.
 
 Event rules (the contract):
   new        first successful fetch of an article
-  unchanged  a 304, a byte-identical body, or the same comparable title and text
+  unchanged  a 304, a byte-identical body, or the same comparable title and text once the source's learned
+             boilerplate (monitor/boilerplate.py) is set aside
   cosmetic   only typography, white space or number formatting changed (a version is stored)
   modified   the title or text changed (a version is stored)
   removed    404/410 after a version existed
@@ -20,9 +21,10 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from .boilerplate import MIN_ARTICLES, MIN_PERCENT, RunBoilerplate, line_keys, strip_boilerplate
 from .config import ArticleTarget, Config
 from .diff import diff_documents
 from .errors import ExtractionError, FetchError, MonitorError
@@ -58,7 +60,8 @@ class Fetched:
     started_at: datetime
     result: FetchResult | None = None
     document: Document | None = None
-    fingerprint: str | None = None
+    fingerprint: str | None = None     # of the document as extracted (boilerplate included), as stored
+    line_keys: tuple[str, ...] = ()    # of the document's short paragraphs (monitor.boilerplate)
     body_sha256: str | None = None
     identical_body: bool = False       # same raw bytes as the last fetch: extraction skipped
     error: str | None = None
@@ -68,6 +71,11 @@ class Fetched:
 # broken extraction (a consent wall, a changed template, an error page served as 200) than an edit.
 COLLAPSE_RATIO = 0.3
 COLLAPSE_MIN_CHARS = 500
+
+
+# The daemon runs a batch every few seconds: a source's learned boilerplate is read from the store at its
+# first article and again at most this often; what the checks see in between is learned in memory.
+BOILERPLATE_REFRESH = timedelta(minutes=5)
 
 
 def text_collapse(old_text: str, new_text: str) -> str | None:
@@ -105,6 +113,7 @@ class ArticleChecker:
             source.name: [re.compile(p) for p in source.ignore] for source in config.sources
         }
         self._sources = {source.name: source for source in config.sources}
+        self._boilerplate: dict[str, tuple[datetime, RunBoilerplate]] = {}   # per source: loaded at, state
 
     # -- worker threads: network and parsing only, no store access -------------------------------
 
@@ -131,7 +140,8 @@ class ArticleChecker:
                            error=f"no article text could be extracted: {exc}")
         document = apply_ignore(document, self._ignore.get(target.source, []))
         return Fetched(target, started, result=result, document=document, body_sha256=body_sha256,
-                       fingerprint=fingerprint(document.title, document.text))
+                       fingerprint=fingerprint(document.title, document.text),
+                       line_keys=tuple(line_keys(document.text)))
 
     # -- calling thread: decide the event and store it --------------------------------------------
 
@@ -183,25 +193,33 @@ class ArticleChecker:
         document, new_fingerprint = fetched.document, fetched.fingerprint
         assert document is not None and new_fingerprint is not None
         was_gone = bool(state and state.gone)
+        boilerplate = self._run_boilerplate(source).observe(url, fetched.line_keys, new_article=latest is None)
 
         if latest is None:
             return self._store_version(fetched, "new", None, document, new_fingerprint)
         assert state is not None
-        diff = previous = None
+        diff = old = new = None
         if new_fingerprint != state.fingerprint:
             previous = self.store.latest_version(url)
             assert previous is not None
-            diff = diff_documents(previous.document, document)
+            # Versions are stored as extracted; the source's boilerplate, as known now, is removed from
+            # both sides, so a line that changes on every page of the site, or that became boilerplate
+            # since the last version, is not a change.
+            stored = previous.document
+            old, new = strip_boilerplate(stored, boilerplate), strip_boilerplate(document, boilerplate)
+            old_fingerprint = previous.text_sha256 if old is stored else fingerprint(old.title, old.text)
+            if old_fingerprint != (new_fingerprint if new is document else fingerprint(new.title, new.text)):
+                diff = diff_documents(old, new)
         if diff is None or diff.kind == "unchanged":
-            # Same comparable text (or a difference the differ does not see, such as a moved paragraph
-            # break): no new version.
+            # Same comparable text, boilerplate aside (or a difference the differ does not see, such as a
+            # moved paragraph break): no new version.
             event: EventName = "restored" if was_gone else "unchanged"
             self.store.record(url, source, self._record_check(fetched, event), validators=result.validators,
-                              body_sha256=fetched.body_sha256, gone=False)
+                              body_sha256=fetched.body_sha256, gone=False, line_keys=fetched.line_keys)
             return CheckEvent(**base, event=event, version=latest, previous_version=latest,
                               title=document.title)
-        assert previous is not None
-        collapse = text_collapse(previous.text, document.text)
+        assert old is not None and new is not None
+        collapse = text_collapse(old.text, new.text)
         if collapse and state.pending_fingerprint != new_fingerprint:
             return fail(f"{collapse}; held until the next check confirms it", pending_fingerprint=new_fingerprint)
         # An A -> B -> A flip (headline tests, a reverted edit) names the version it returns to.
@@ -218,10 +236,22 @@ class ArticleChecker:
             new_version=NewVersion(document=document, html=result.body, fingerprint=new_fingerprint,
                                    created_at=fetched.started_at),
             validators=result.validators, body_sha256=fetched.body_sha256, gone=False,
+            line_keys=fetched.line_keys,
         )
         return CheckEvent(url=fetched.target.url, source=fetched.target.source, event=event,
                           version=number, previous_version=previous, diff=diff, title=document.title,
                           checked_at=fetched.started_at, reverted_to=reverted_to)
+
+    def _run_boilerplate(self, source: str) -> RunBoilerplate:
+        """The source's boilerplate: read from the store at its first article (of a ``newsmon check`` run),
+        then again when BOILERPLATE_REFRESH has passed (a daemon), never once per article."""
+        now = self.clock()
+        loaded = self._boilerplate.get(source)
+        if loaded is None or now - loaded[0] >= BOILERPLATE_REFRESH:
+            learned = self.store.boilerplate(source, min_articles=MIN_ARTICLES, min_percent=MIN_PERCENT)
+            loaded = self._boilerplate[source] = (
+                now, RunBoilerplate(learned, self.store.articles_with_versions(source)))
+        return loaded[1]
 
     def run(self, targets: Sequence[ArticleTarget]) -> Iterator[CheckEvent]:
         """Check every target once, yielding one event per target as each completes."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 from sites import Site, revision
 
-from monitor.check import check_articles
+from monitor.check import BOILERPLATE_REFRESH, ArticleChecker, check_articles, fetch_settings
 from monitor.config import Config, parse_config
 from monitor.demo.site import ArticleText, load_seed, render_article_page
+from monitor.fetch import Fetcher
 from monitor.models import CheckEvent
 from monitor.store import Store
 
@@ -187,3 +190,117 @@ def test_an_extraction_failure_is_retried_on_identical_bytes(site: Site, httpser
     assert check_once(config, store)[url].event == "error"
     # The same broken bytes must be looked at again, not skipped as an identical (unchanged) body.
     assert check_once(config, store)[url].event == "error"
+
+
+# -- boilerplate learned per source ------------------------------------------------------------------
+
+TELEGRAM = "Follow our live coverage on Telegram."
+WHATSAPP = "Follow our live coverage on WhatsApp."
+
+
+def dispatch(n: int, sign_off: str | None, base: ArticleText | None = None,
+             extra: tuple[str, ...] = ()) -> ArticleText:
+    """Article n of a source: its own headline, standfirst and lede, the long paragraphs of the seed (or of
+    a revision of it), its own short lines ``extra``, and the site's sign-off."""
+    base = base or load_seed()
+    return ArticleText(f"Dispatch {n}: {base.title}", f"Our correspondent's dispatch number {n} from Seoul.",
+                       (f"In dispatch {n}, our correspondent looks at the deployment.", *extra,
+                        *base.paragraphs[1:], *((sign_off,) if sign_off else ())))
+
+
+def test_a_sign_off_learned_across_articles_is_not_a_change(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                            store: Store) -> None:
+    urls = [httpserver.url_for(f"/live/{n}") for n in range(1, 6)]
+    config = make_config(tmp_path, urls)
+    first_four = make_config(tmp_path, urls[:4])
+
+    def publish(n: int, article: ArticleText, variant: int = 0) -> None:
+        site.publish(f"/live/{n}", render_article_page(article, variant=variant))
+
+    # Round 1: four articles end with the same sign-off; round 2: a fifth joins them.
+    for n in range(1, 5):
+        publish(n, dispatch(n, TELEGRAM))
+    assert {e.event for e in check_once(first_four, store).values()} == {"new"}
+    publish(5, dispatch(5, TELEGRAM))
+    assert check_once(config, store)[urls[4]].event == "new"
+
+    # The site changes its sign-off on every page, and article 5 gets a real edit at the same time.
+    for n in range(1, 5):
+        publish(n, dispatch(n, WHATSAPP), variant=1)
+    publish(5, dispatch(5, WHATSAPP, base=revision("01_killed_figure_and_new_paragraph")), variant=1)
+    events = check_once(config, store)
+    # The old sign-off was learned, so it is never "removed". The new one is unknown at first sight:
+    # the first two pages checked report it; from the third page on it recurs in enough articles.
+    for url in urls[:2]:
+        event = events[url]
+        assert (event.event, event.version) == ("modified", 2)
+        assert event.diff is not None and event.diff.added == (WHATSAPP,) and event.diff.removed == ()
+    for url in urls[2:4]:
+        assert (events[url].event, events[url].version) == ("unchanged", 1)
+    edited = events[urls[4]]
+    assert (edited.event, edited.version, edited.previous_version) == ("modified", 2, 1)
+    assert edited.diff is not None
+    assert [(f.old_value, f.new_value) for f in edited.diff.figures] == [(1000, 1500)]
+    assert not any("Telegram" in s or "WhatsApp" in s for s in (*edited.diff.added, *edited.diff.removed))
+    assert any("captured or wounded" in s for s in edited.diff.added)
+    # Versions are stored as extracted, sign-off included.
+    assert store.version(urls[4], 2).text.endswith(WHATSAPP)
+    assert store.version(urls[2], 1).text.endswith(TELEGRAM)
+
+    # Next run (new ads and timestamps, so every page is extracted again): nothing to report, though the
+    # stored versions of articles 3 and 4 still end with the old sign-off.
+    for n in range(1, 5):
+        publish(n, dispatch(n, WHATSAPP), variant=2)
+    publish(5, dispatch(5, WHATSAPP, base=revision("01_killed_figure_and_new_paragraph")), variant=2)
+    assert {e.event for e in check_once(config, store).values()} == {"unchanged"}
+    # Dropping the sign-off altogether is not news either; a new sentence still is.
+    publish(3, dispatch(3, None), variant=3)
+    publish(4, dispatch(4, WHATSAPP, extra=("Seoul said 40 more soldiers had arrived.",)), variant=3)
+    events = check_once(config, store)
+    assert events[urls[2]].event == "unchanged"
+    added = events[urls[3]]
+    assert added.event == "modified"
+    assert added.diff is not None and added.diff.added == ("Seoul said 40 more soldiers had arrived.",)
+
+
+def test_a_line_shared_by_two_articles_is_still_news(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                     store: Store) -> None:
+    urls = [httpserver.url_for(f"/story/{n}") for n in range(1, 5)]
+    config = make_config(tmp_path, urls)
+    shared = "The ministry said 40 people were evacuated."
+    for n in range(1, 5):
+        extra = (shared,) if n <= 2 else ()
+        site.publish(f"/story/{n}", render_article_page(dispatch(n, TELEGRAM, extra=extra)))
+    check_once(config, store)
+    updated = "The ministry said 60 people were evacuated."
+    for n in (1, 2):
+        site.publish(f"/story/{n}", render_article_page(dispatch(n, TELEGRAM, extra=(updated,)), variant=1))
+    events = check_once(config, store)
+    for url in urls[:2]:
+        event = events[url]
+        assert (event.event, event.version) == ("modified", 2)
+        assert event.diff is not None and [(f.old_value, f.new_value) for f in event.diff.figures] == [(40, 60)]
+    assert (events[urls[2]].event, events[urls[3]].event) == ("unchanged", "unchanged")
+
+
+def test_a_reused_checker_reads_the_boilerplate_once_per_refresh(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                                                 store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    urls = [httpserver.url_for(f"/d/{n}") for n in range(1, 4)]
+    config = make_config(tmp_path, urls)
+    reads: list[str] = []
+    learn = store.boilerplate
+    monkeypatch.setattr(store, "boilerplate", lambda source, **kw: reads.append(source) or learn(source, **kw))
+    now = [datetime(2026, 1, 5, 9, 0, tzinfo=UTC)]
+    with Fetcher(fetch_settings(config)) as fetcher:
+        checker = ArticleChecker(config, store, fetcher, clock=lambda: now[0])
+        for variant in range(3):           # three runs (daemon batches), each article extracted again
+            for n in range(1, 4):
+                site.publish(f"/d/{n}", render_article_page(dispatch(n, TELEGRAM), variant=variant))
+            assert len(list(checker.run(config.articles()))) == 3
+            now[0] += timedelta(seconds=30)
+        assert reads == ["test"]          # once for three articles and three runs, not per article
+        now[0] += BOILERPLATE_REFRESH
+        for n in range(1, 4):
+            site.publish(f"/d/{n}", render_article_page(dispatch(n, TELEGRAM), variant=3))
+        assert {e.event for e in checker.run(config.articles())} == {"unchanged"}
+        assert reads == ["test", "test"]

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor.errors import NotFound, StoreError
 from monitor.models import Document, Validators
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
-from monitor.store.schema import blobs, checks, meta, versions
+from monitor.store.schema import blobs, checks, meta, source_boilerplate, source_lines, versions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 URL = "https://news.example/world/north-korea-troops"
@@ -312,6 +312,117 @@ def test_duplicate_version_number_is_refused(store: Store) -> None:
         row = dict(conn.execute(select(versions).where(versions.c.number == 1)).mappings().one())
         del row["id"]
         conn.execute(versions.insert().values(row))
+
+
+# -- lines and boilerplate ---------------------------------------------------------------------------
+
+def line(text: str) -> str:
+    # Stands in for monitor.boilerplate.line_key: the store only counts keys.
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+SIGN_OFF, OTHER = line("Follow our live coverage on Telegram."), line("Only here.")
+
+
+def article_url(n: int) -> str:
+    return f"https://news.example/story/{n}"
+
+
+def store_article(store: Store, n: int, keys: tuple[str, ...], source: str = "BBC", minutes: int = 0) -> None:
+    doc = Document(title=f"Story {n}", text=f"Paragraph of story {n}.")
+    store.record(article_url(n), source, check(minutes), new_version=new_version(doc, minutes), line_keys=keys)
+
+
+def lines(store: Store) -> set[tuple[int, str, int]]:
+    with store.engine.connect() as conn:
+        return {(row.source_id, row.line_key, row.article_id) for row in conn.execute(select(source_lines))}
+
+
+def test_line_keys_are_recorded_once_per_article_with_the_version(store: Store) -> None:
+    store_article(store, 1, (SIGN_OFF, OTHER, SIGN_OFF))
+    assert {(key, article) for _, key, article in lines(store)} == {(SIGN_OFF, 1), (OTHER, 1)}
+    # A second version, and a check without one, repeating the lines: still one row per line and article.
+    doc = Document(title="Story 1", text="Paragraph of story 1, updated.")
+    store.record(article_url(1), "BBC", check(1, "modified"), new_version=new_version(doc, 1),
+                 line_keys=(SIGN_OFF,))
+    store.record(article_url(1), "BBC", check(2, "unchanged"), line_keys=(SIGN_OFF, OTHER))
+    assert len(lines(store)) == 2
+    assert store.boilerplate("BBC") == frozenset()     # one article is not a pattern
+
+
+def test_lines_are_written_in_the_same_transaction(store: Store) -> None:
+    batch = [
+        RecordItem(article_url(1), "BBC", check(0), new_version=new_version(seed_document()), line_keys=(SIGN_OFF,)),
+        RecordItem(article_url(2), "BBC", check(0, wire_bytes=-1), line_keys=(OTHER,)),  # violates a CHECK
+    ]
+    with pytest.raises(StoreError):
+        store.record_many(batch)
+    assert lines(store) == set() and count(store, versions) == 0
+    with pytest.raises(ValueError, match="not a lowercase sha256"):
+        store.record(URL, "BBC", check(0), line_keys=("Follow our live coverage on Telegram.",))
+    with pytest.raises(ValueError, match="not a lowercase sha256"):
+        store.record(URL, "BBC", check(0), line_keys=(SIGN_OFF.upper(),))
+    assert store.states([URL]) == {}
+
+
+def test_a_line_in_three_articles_and_a_fifth_of_the_source_is_boilerplate(store: Store) -> None:
+    assert store.boilerplate("BBC") == frozenset()          # an unknown source has none
+    store_article(store, 1, (SIGN_OFF, OTHER))
+    store_article(store, 2, (SIGN_OFF,))
+    assert store.boilerplate("BBC") == frozenset()          # two articles: could be one story told twice
+    store_article(store, 3, (SIGN_OFF,))
+    assert store.boilerplate("BBC") == {SIGN_OFF}
+    assert store.articles_with_versions("BBC") == 3 and store.articles_with_versions("nobody") == 0
+    # Per source: the same line elsewhere teaches nothing about BBC, and BBC's lines nothing about AP.
+    for n in (4, 5):
+        store_article(store, n, (OTHER,), source="AP")
+    assert store.boilerplate("AP") == frozenset()
+    assert store.boilerplate("BBC") == {SIGN_OFF}
+
+
+def test_the_share_counts_articles_with_versions(store: Store) -> None:
+    for n in range(15):
+        store_article(store, n, (OTHER,) if n < 3 else ())
+    # Checked but never stored (errors) do not count: 3 of 15 articles with versions is 20%.
+    for n in range(15, 20):
+        store.record(article_url(n), "BBC", check(0, "error", error="HTTP 503"), line_keys=())
+    assert store.boilerplate("BBC", min_articles=3, min_percent=20) == {OTHER}
+    # Learned once, kept: a stricter rule asked later (4 articles) still returns it.
+    assert store.boilerplate("BBC", min_articles=4) == {OTHER}
+
+
+def test_a_learned_line_stays_learned_when_its_share_falls(store: Store) -> None:
+    for n in range(3):
+        store_article(store, n, (SIGN_OFF,))
+    assert store.boilerplate("BBC") == {SIGN_OFF}
+    # The site retired the sign-off; thirty new articles later it is in 3 of 33 articles (9%), but the
+    # old versions that carry it must keep comparing without it.
+    for n in range(3, 33):
+        store_article(store, n, (OTHER,) if n < 10 else ())
+    assert store.boilerplate("BBC") == {SIGN_OFF, OTHER}    # OTHER: 7 of 33 (21%)
+    with store.engine.connect() as conn:
+        assert int(conn.execute(select(func.count()).select_from(source_boilerplate)).scalar_one()) == 2
+    store_article(store, 40, ())
+    assert store.boilerplate("BBC") == {SIGN_OFF, OTHER}
+
+
+def test_a_threshold_that_is_not_reached_learns_nothing(store: Store) -> None:
+    for n in range(16):
+        store_article(store, n, (OTHER,) if n < 3 else ())
+    assert store.boilerplate("BBC") == frozenset()          # 3 of 16 is below 20%
+
+
+def test_a_database_from_before_boilerplate_learning_gains_its_tables(store_url: str) -> None:
+    with open_store(store_url) as store:
+        store_article(store, 1, ())
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE source_boilerplate"))
+            conn.execute(text("DROP TABLE source_lines"))
+    with open_store(store_url) as store:
+        for n in (2, 3, 4):
+            store_article(store, n, (SIGN_OFF,))
+        assert store.boilerplate("BBC") == {SIGN_OFF}       # 3 of 4 articles
+        assert [v.number for v in store.history(article_url(1))] == [1]
 
 
 # -- opening -----------------------------------------------------------------------------------------

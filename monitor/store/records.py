@@ -61,3 +61,6 @@ class RecordItem:
     gone: bool | None = None               # None: keep the stored flag
     # Set: hold this fingerprint as an unconfirmed change. Any check that is not an error clears it.
     pending_fingerprint: str | None = None
+    # Keys of the short paragraphs ("lines") of the page this check extracted, before boilerplate was
+    # removed (monitor.boilerplate.line_keys): kept per source and article to learn the source's boilerplate.
+    line_keys: tuple[str, ...] = ()

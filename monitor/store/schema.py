@@ -4,6 +4,8 @@
 
     sources   1 ─< articles 1 ─< versions >─ blobs (text, html; content-addressed, zstd)
                            1 ─< checks
+    sources   1 ─< source_lines >─ 1 articles     (short lines seen per article: boilerplate learning)
+    sources   1 ─< source_boilerplate              (lines learned as boilerplate; kept once learned)
 
 ``articles`` carries the denormalised state a check needs (latest version number and fingerprint,
 validators, gone flag) so that ``Store.states()`` is one indexed query, not a join over history.
@@ -31,6 +33,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -161,9 +164,33 @@ checks = Table(
     Index("ix_checks_article_checked_at", "article_id", "checked_at"),
 )
 
+# Boilerplate learning (monitor/boilerplate.py). A "line" is a short paragraph of an article's text, keyed
+# by the sha256 of its comparable form. One row per line and article, however many versions or checks
+# repeat it: learning counts articles, never versions. The primary key's prefix (source_id, line_key)
+# serves the count of articles per line. Both tables are additions: an older database gets them from
+# create_all, and an older newsmon ignores them, so SCHEMA_VERSION stays 1.
+source_lines = Table(
+    "source_lines", metadata,
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("line_key", Sha256, nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    PrimaryKeyConstraint("source_id", "line_key", "article_id", name="pk_source_lines"),
+)
 
-def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str) -> None:
-    """``INSERT ... ON CONFLICT (key) DO NOTHING`` on either dialect.
+# Lines once learned as boilerplate stay learned. Otherwise a retired sign-off, still in old stored
+# versions, would come back as "removed" once the source grows and the line's share of its articles
+# falls below the threshold.
+source_boilerplate = Table(
+    "source_boilerplate", metadata,
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("line_key", Sha256, nullable=False),
+    PrimaryKeyConstraint("source_id", "line_key", name="pk_source_boilerplate"),
+)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]], key: str | tuple[str, ...]) -> None:
+    """``INSERT ... ON CONFLICT (key) DO NOTHING`` on either dialect; ``key`` is a column or a tuple of
+    columns with a unique index (or the primary key) over them.
 
     Both SQLite (3.24+) and PostgreSQL have the clause, but SQLAlchemy spells it per dialect. It is
     race-free, unlike select-then-insert, which matters once several workers share PostgreSQL.
@@ -173,8 +200,9 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]], ke
 
 
 @cache
-def _insert_ignore_statement(dialect: str, table: Table, key: str) -> Executable:
+def _insert_ignore_statement(dialect: str, table: Table, key: str | tuple[str, ...]) -> Executable:
     # Built once: constructing statements costs more than executing them in SQLAlchemy.
+    columns = [key] if isinstance(key, str) else list(key)
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=columns)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=columns)

@@ -19,6 +19,7 @@ from monitor.errors import NotFound, StoreError
 from monitor.models import EVENTS, Validators, Version, VersionSummary
 from monitor.store.blobs import Blob, get_blob, put_blobs
 from monitor.store.engine import open_engine
+from monitor.store.lines import articles_with_versions, check_line_keys, learn_boilerplate, record_lines
 from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem
 from monitor.store.schema import articles, checks, insert_ignore, sources, versions
 
@@ -70,12 +71,16 @@ class Store:
 
     def record(self, url: str, source: str, check: CheckRecord, *, new_version: NewVersion | None = None,
                validators: Validators | None = None, body_sha256: str | None = None,
-               gone: bool | None = None, pending_fingerprint: str | None = None) -> int | None:
+               gone: bool | None = None, pending_fingerprint: str | None = None,
+               line_keys: Sequence[str] = ()) -> int | None:
         """Record one check, and its new version if given. Returns the version number written, the
-        latest number if ``new_version`` has the latest version's fingerprint, or None."""
+        latest number if ``new_version`` has the latest version's fingerprint, or None.
+
+        ``line_keys`` (the page's short paragraphs, see monitor.boilerplate) are kept for the article's
+        source in the same transaction, for ``boilerplate``."""
         item = RecordItem(url=url, source=source, check=check, new_version=new_version,
                           validators=validators, body_sha256=body_sha256, gone=gone,
-                          pending_fingerprint=pending_fingerprint)
+                          pending_fingerprint=pending_fingerprint, line_keys=tuple(line_keys))
         return self.record_many([item])[0]
 
     def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
@@ -94,6 +99,7 @@ class Store:
         if source_id is None:
             source_id = source_ids[item.source] = _source_id(conn, item.source)
         article = _lock_article(conn, item.url, source_id, check)
+        record_lines(conn, source_id, article.id, item.line_keys)
 
         changes: dict[str, Any] = {
             "article": article.id,
@@ -142,6 +148,22 @@ class Store:
             "body_bytes": check.body_bytes, "duration": check.duration, "error": check.error,
             "final_url": check.final_url, "version": written})
         return number
+
+    def boilerplate(self, source: str, *, min_articles: int = 3, min_percent: int = 20) -> frozenset[str]:
+        """The line keys learned as boilerplate of ``source``.
+
+        A line is learned when it was recorded for at least ``min_articles`` distinct articles of the
+        source and for at least ``min_percent`` per cent of its articles that have a version. Learning is
+        kept: a line learned once stays boilerplate even when its share later falls (a retired sign-off
+        in old versions of a growing source), so this call writes the newly learned lines.
+        """
+        with self._transaction(f"learn the boilerplate of source {source!r}", write=True) as conn:
+            return learn_boilerplate(conn, source, min_articles, min_percent)
+
+    def articles_with_versions(self, source: str) -> int:
+        """How many articles of ``source`` have at least one version (boilerplate's share is of these)."""
+        with self._transaction(f"count the articles of source {source!r}") as conn:
+            return articles_with_versions(conn, source)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -245,6 +267,7 @@ def _prepare(item: RecordItem) -> _Prepared:
     for when in (check.checked_at, item.new_version.created_at if item.new_version else None):
         if when is not None and when.utcoffset() is None:
             raise ValueError(f"{item.url}: naive datetime {when.isoformat()}; the store needs aware ones")
+    check_line_keys(item.url, item.line_keys)
     new = item.new_version
     if new is None:
         return _Prepared(item, None, None)
