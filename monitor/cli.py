@@ -398,6 +398,10 @@ def status(
         table.add_row(f.name, str(f.articles), str(f.tracked), str(f.versions), str(f.failing),
                       when(f.last_check), when(f.next_check))
     out.print(table)
+    from .lock import holder
+
+    running = holder(config.storage_url())
+    out.print(Text(f"daemon: running ({running})" if running else "daemon: not running (start it with newsmon run)"))
     for f in figures:
         for at, url, error in f.recent_errors:
             out.print(Text(f"{f.name}: {when(at)} {url}: {error}", style="yellow"))

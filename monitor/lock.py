@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import MonitorError, StoreError
 
-__all__ = ["LOCK_KEY", "LockHeld", "StorageLock", "acquire", "lock_path"]
+__all__ = ["LOCK_KEY", "LockHeld", "StorageLock", "acquire", "holder", "lock_path"]
 
 # The first half of a two-part advisory lock key ("nmon"); the second is a hash of the schema, so that
 # daemons on two schemas of one database (one storage each) do not exclude each other.
@@ -149,3 +149,41 @@ def _postgresql_lock(url: str) -> StorageLock:
 
     return StorageLock(where, release)
 
+
+
+def holder(url: str) -> str | None:
+    """Who runs a daemon on this storage ("PID 4242"), or None; reads only, never takes the lock.
+
+    For SQLite: the PID in the lock file, if that process is alive (the file keeps the PID of a daemon
+    that crashed; a PID reused since by another program is taken for ours, which only ``status`` reads).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return None
+        try:
+            pid = int(lock_path(parsed.database).read_text().strip() or 0)
+        except (OSError, ValueError):
+            return None
+        if pid <= 0:
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass                      # alive, but another user's
+        return f"PID {pid}"
+    engine = create_engine(url, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text(_HOLDER), {"key": LOCK_KEY}).first()
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+    if row is None:
+        return None
+    app = str(row[0] or "")
+    return app.removeprefix("newsmon run ").replace("pid=", "PID ") if app.startswith("newsmon run") \
+        else f"server PID {row[1]}"

@@ -74,8 +74,8 @@ def host_key(url: str) -> str:
 def pacing_margin(delay: float) -> float:
     """Extra spacing on top of ``delay``: requests are spaced when they start here, but a server logs them
     when they arrive, and a fresh connection (robots.txt has its own client) arrives later than a reused
-    one. 10% of the delay, at most 0.25 s, absorbs that without slowing anything noticeably."""
-    return min(0.25, 0.1 * delay)
+    one. 10% of the delay, at most 0.1 s, absorbs that without slowing anything noticeably."""
+    return min(0.1, 0.1 * delay)
 
 
 @dataclass

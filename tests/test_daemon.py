@@ -274,3 +274,4 @@ def test_newsmon_status_table_and_json(daemon_parts: tuple[Daemon, FakeClock, St
     assert local["next_check"] is not None and "disallowed" in local["recent_errors"][0]["error"]
     table = runner.invoke(app, ["status", "-c", str(config)])
     assert table.exit_code == 0 and "local" in table.stdout and "disallowed" in table.stdout
+    assert "daemon: not running" in table.stdout

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from monitor.lock import LockHeld, acquire, lock_path
+from monitor.lock import LockHeld, acquire, holder, lock_path
 
 NEWSMON = [sys.executable, "-m", "monitor"]
 
 
 def test_sqlite_lock_names_the_holder_and_is_released(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/newsmon.db"
+    assert holder(url) is None
     with acquire(url):
         assert lock_path(f"{tmp_path}/newsmon.db").read_text().strip() == str(os.getpid())
+        assert holder(url) == f"PID {os.getpid()}"
         with pytest.raises(LockHeld, match=f"PID {os.getpid()}"):
             acquire(url)
     with acquire(url):              # released: taken again
@@ -26,14 +28,18 @@ def test_sqlite_lock_names_the_holder_and_is_released(tmp_path: Path) -> None:
 
 
 def test_a_stale_lock_file_from_a_dead_process_does_not_block(tmp_path: Path) -> None:
-    lock_path(f"{tmp_path}/newsmon.db").write_text("999999\n")
+    lock_path(f"{tmp_path}/newsmon.db").write_text("999999999\n")
+    assert holder(f"sqlite:///{tmp_path}/newsmon.db") is None
     with acquire(f"sqlite:///{tmp_path}/newsmon.db"):
         pass
 
 
 def test_postgresql_lock_names_the_holder_and_is_released(pg_schema_url: str) -> None:
-    with acquire(pg_schema_url), pytest.raises(LockHeld, match=f"PID {os.getpid()}"):
-        acquire(pg_schema_url)
+    with acquire(pg_schema_url):
+        assert (holder(pg_schema_url) or "").startswith(f"PID {os.getpid()} host=")
+        with pytest.raises(LockHeld, match=f"PID {os.getpid()}"):
+            acquire(pg_schema_url)
+    assert holder(pg_schema_url) is None
     with acquire(pg_schema_url):
         pass
 

@@ -225,8 +225,8 @@ def test_stopping_cancels_waits_and_new_fetches(server: Server, polite: PoliteFe
 
 
 def test_pacing_margin_is_small() -> None:
-    assert pacing_margin(2.0) == pytest.approx(0.2)
-    assert pacing_margin(10.0) == 0.25
+    assert pacing_margin(0.5) == pytest.approx(0.05)
+    assert pacing_margin(10.0) == 0.1
     assert pacing_margin(0.0) == 0.0
     assert host_key("http://Example.COM:8080/x") == "example.com"
     assert host_key("http://localhost:1/") == host_key("http://127.0.0.1:2/") == host_key("http://[::1]/")
