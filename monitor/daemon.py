@@ -14,6 +14,7 @@ job, a misfire grace). SIGTERM or SIGINT stops new work, lets checks in flight f
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.check import ArticleChecker, Fetched, fetch_settings, utc_now
 from monitor.config import ArticleTarget, Config, SourceConfig, _url_key
 from monitor.errors import FetchCancelled, HostDeferred, RobotsDisallowed
+from monitor.fetch import Fetcher
 from monitor.lock import StorageLock, acquire
 from monitor.models import CheckEvent, Validators
 from monitor.polite import Guard, GuardedFetcher, PoliteFetcher, host_key
@@ -79,7 +81,8 @@ class Daemon:
         # PoliteFetcher spaces every request to a host; run_per_host need only keep one check per host at
         # a time. Its own delay would hold unstarted work in a sleep a shutdown cannot cut short.
         paced = config.model_copy(update={"per_host_delay": 0.0})
-        self.checker = DaemonChecker(paced, store, polite, clock=clock)
+        # ArticleChecker is typed for a Fetcher but only calls .fetch(url, validators), which this has.
+        self.checker = DaemonChecker(paced, store, cast(Fetcher, polite), clock=clock)
         self.sources = {s.name: s for s in config.sources}
         self._trusted = {_url_key(u) for s in config.sources for u in (*s.urls, *s.feeds, *s.sitemaps)}
         self._source_of: dict[str, str] = {}      # discovered URL -> its source, for its guard
@@ -184,9 +187,9 @@ class Daemon:
             sched.record_feed(self.store, url, name, now=now, validators=validators,
                               found=found if url in result.fetched else None)
         for error in result.errors:
-            url = next((u for u in (*source.feeds, *source.sitemaps) if error.startswith(u)), None)
-            if url is not None:
-                sched.record_feed(self.store, url, name, now=now, error=error[len(url):].lstrip(": "))
+            failed = next((u for u in (*source.feeds, *source.sitemaps) if error.startswith(u)), None)
+            if failed is not None:
+                sched.record_feed(self.store, failed, name, now=now, error=error[len(failed):].lstrip(": "))
             log.warning("discovery for %s: %s", name, error, extra={"source": name})
         items = [(a.url, name, a.date) for a in result.articles]
         added = sched.add_articles(self.store, items, now=now, discovered=True)
@@ -333,7 +336,7 @@ def _serve(daemon: Daemon, stopping: threading.Event, install_signals: bool) -> 
     scheduler.add_job(jobs.wrap("tick", daemon.tick), IntervalTrigger(seconds=TICK, timezone=UTC),
                       id="tick", name="tick", next_run_time=now)
     for source in discovering:
-        scheduler.add_job(jobs.wrap(f"discover:{source.name}", lambda name=source.name: daemon.discover(name)),
+        scheduler.add_job(jobs.wrap(f"discover:{source.name}", functools.partial(daemon.discover, source.name)),
                           IntervalTrigger(seconds=discovery_interval(source), timezone=UTC),
                           id=f"discover:{source.name}", name=f"discover:{source.name}", next_run_time=now)
     scheduler.start()

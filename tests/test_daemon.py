@@ -275,3 +275,53 @@ def test_newsmon_status_table_and_json(daemon_parts: tuple[Daemon, FakeClock, St
     table = runner.invoke(app, ["status", "-c", str(config)])
     assert table.exit_code == 0 and "local" in table.stdout and "disallowed" in table.stdout
     assert "daemon: not running" in table.stdout
+
+
+def test_a_restart_resumes_from_the_database_without_catching_up(daemon_parts: tuple[Daemon, FakeClock, Store],
+                                                                   news: NewsSite) -> None:
+    daemon, clock, store = daemon_parts
+    daemon.discover("local")
+    assert daemon.tick() == 4
+    fetched = len(news.log)
+    with PoliteFetcher(GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0.1) as polite:
+        again = Daemon(daemon.config, store, polite, clock=clock, rng=lambda: 0.0)
+        again.sync()
+        assert again.tick() == 0                      # nothing is due yet: no burst after a restart
+        assert len(news.log) == fetched
+        clock.now += timedelta(seconds=3)
+        assert again.tick() == 3
+
+
+def test_a_host_backing_off_gets_no_request_and_no_error_row(daemon_parts: tuple[Daemon, FakeClock, Store],
+                                                              news: NewsSite) -> None:
+    daemon, clock, store = daemon_parts
+    daemon.discover("local")
+    host = "loopback"
+    for _ in range(5):
+        daemon.polite.health.record_failure(host, time.time())
+    before = len(news.log)
+    assert daemon.tick() == 0
+    assert len(news.log) == before
+    status = sched.source_status(store, ["local"])[0]
+    assert status.failing == 0 and status.next_check is not None and status.next_check > clock.now
+
+
+def test_sitemap_discovery_on_a_local_server(httpserver: HTTPServer, tmp_path: Path) -> None:
+    base = str(httpserver.url_for("/")).replace("localhost", "127.0.0.1").rstrip("/")
+    sitemap = ("<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+               + "".join(f"<url><loc>{base}/story/{i}</loc></url>" for i in range(3)) + "</urlset>")
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow:\n", content_type="text/plain")
+    httpserver.expect_request("/sitemap.xml").respond_with_data(sitemap, content_type="application/xml")
+    config = parse_config(f"""
+per_host_delay: 0
+sources:
+  - name: maps
+    sitemaps: ["{base}/sitemap.xml"]
+    allow_private: true
+""", base_dir=tmp_path)
+    with open_store(config.storage_url()) as store, \
+            PoliteFetcher(GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0) as polite:
+        daemon = Daemon(config, store, polite)
+        assert daemon.discover("maps") == 3
+        due = sched.due_articles(store, now=datetime.now(UTC), sources_wanted=["maps"], limit=10)
+        assert sorted(d.url for d in due) == [f"{base}/story/{i}" for i in range(3)]
