@@ -311,6 +311,45 @@ def show(
 
 
 @app.command()
+def report(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Folder of the site (default: the configuration's reports folder).")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only changes this recent: 90 (seconds), 30m, 12h, 7d (default: every change).")] = None,
+) -> None:
+    """Write the report site: index.html, a page per changed article, changes.json, changes.atom, changes.md.
+
+    The pages open from disk without a server and run no JavaScript.
+
+    Example: newsmon report -c config.yaml --since 7d && xdg-open reports/index.html
+    """
+    from datetime import timedelta
+
+    from .check import utc_now
+    from .config import parse_duration
+    from .report.site import build_site
+
+    cutoff = None
+    now = utc_now()
+    if since is not None:
+        try:
+            cutoff = now - timedelta(seconds=parse_duration(since))
+        except (ValueError, OverflowError) as exc:
+            fail(f"--since: {exc}", EXIT_USAGE)
+    config = read_config(config_path, required=False)
+    target = out_dir if out_dir is not None else config.reports_dir()
+    with opened_store(config) as store:
+        try:
+            site = build_site(store, target, since=cutoff, generated_at=now)
+        except MonitorError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write the report into {target}: {exc.strerror or exc}")
+    out.print(Text(f"{site.changes} changes in {site.articles} articles: {site.index}"))
+
+
+@app.command()
 def demo() -> None:
     """Run a complete offline demonstration: serve an article on loopback, check it, edit it, check again.
 
@@ -341,9 +380,15 @@ def run(
     Example: newsmon run -c config.yaml --log-format json
     """
     import os
+    import signal
+    import threading
 
     from .lock import acquire
 
+    # From the first moment: a SIGTERM during start-up (the imports below take seconds) is a clean stop too.
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
     config = read_config(config_path, required=True)
     try:
         # Before the heavy imports below: a second daemon is refused in a fraction of a second.
@@ -355,7 +400,7 @@ def run(
 
     configure_logging(log_format.value)
     try:
-        code = run_daemon(config, lock=lock)
+        code = run_daemon(config, lock=lock, stopping=stopping)
     except MonitorError as exc:
         fail(str(exc))
     # Fetch threads of a cancelled batch may still wait on a slow server: do not let the interpreter's

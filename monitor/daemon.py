@@ -187,6 +187,8 @@ class Daemon:
             sched.record_feed(self.store, url, name, now=now, validators=validators,
                               found=found if url in result.fetched else None)
         for error in result.errors:
+            if error.endswith(_CANCELLED):
+                continue                             # a shutdown, not a broken feed: nothing to remember
             failed = next((u for u in (*source.feeds, *source.sitemaps) if error.startswith(u)), None)
             if failed is not None:
                 sched.record_feed(self.store, failed, name, now=now, error=error[len(failed):].lstrip(": "))
