@@ -1,0 +1,120 @@
+"""Read-only queries for the report site (monitor/report/site.py): which articles changed, and their history.
+
+The store keeps versions and checks, not diffs: a report recomputes each change from two consecutive
+stored versions (milliseconds each), so a better differ improves old reports too. What a diff cannot
+tell, the checks table does: a take-down (``removed``) and a return (``restored``) are check outcomes,
+and the check that wrote a version says whether it was a ``restored`` one.
+
+Like ``scheduling.py``, this module works over ``Store.engine`` and leaves store.py alone; unlike it, it
+never writes (learned boilerplate is read from ``source_boilerplate`` as it stands, not learned anew).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.errors import StoreError
+from monitor.models import Version
+from monitor.store.blobs import get_blob
+from monitor.store.schema import articles, checks, source_boilerplate, sources, versions
+from monitor.store.store import Store
+
+__all__ = ["ArticleHistory", "CheckMark", "article_history", "boilerplate_keys", "changed_articles"]
+
+# Outcomes that are events of their own even without a new version.
+STATUS_OUTCOMES = ("removed", "restored")
+
+
+@dataclass(frozen=True)
+class CheckMark:
+    """A check that says something a diff cannot: the article went away or came back."""
+
+    checked_at: datetime
+    outcome: str                 # "removed" or "restored"
+    status: int | None
+    version: int | None          # the version this check wrote (a restored page with new text), else None
+
+
+@dataclass(frozen=True)
+class ArticleHistory:
+    url: str
+    source: str
+    gone: bool
+    versions: tuple[Version, ...]               # oldest first, texts included
+    outcomes: dict[int, str]                    # version number -> outcome of the check that wrote it
+    marks: tuple[CheckMark, ...]                # removed/restored checks, oldest first
+
+
+@contextmanager
+def _reading(store: Store, action: str) -> Iterator[Connection]:
+    try:
+        with store.engine.connect() as conn, conn.begin():
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot {action}: {getattr(exc, 'orig', None) or exc}") from exc
+
+
+def changed_articles(store: Store, since: datetime | None = None) -> list[tuple[str, str]]:
+    """(url, source) of every article with a change at or after ``since`` (all time when None): a second or
+    later version, or a removed/restored check. Ordered by URL."""
+    later_version = (select(versions.c.article_id).where(versions.c.number > 1))
+    status_check = select(checks.c.article_id).where(checks.c.outcome.in_(STATUS_OUTCOMES))
+    if since is not None:
+        later_version = later_version.where(versions.c.created_at >= since)
+        status_check = status_check.where(checks.c.checked_at >= since)
+    query = (select(articles.c.url, sources.c.name)
+             .join(sources, articles.c.source_id == sources.c.id)
+             .where(or_(articles.c.id.in_(later_version), articles.c.id.in_(status_check)))
+             .order_by(articles.c.url))
+    with _reading(store, "list the changed articles") as conn:
+        return [(row.url, row.name) for row in conn.execute(query)]
+
+
+def article_history(store: Store, url: str) -> ArticleHistory | None:
+    """Every version of an article with its text, and the checks that mark a take-down or a return.
+    None when the article is unknown or has no version."""
+    with _reading(store, f"read the history of {url}") as conn:
+        article = conn.execute(
+            select(articles.c.id, articles.c.gone, sources.c.name)
+            .join(sources, articles.c.source_id == sources.c.id).where(articles.c.url == url)).first()
+        if article is None:
+            return None
+        rows = conn.execute(select(versions).where(versions.c.article_id == article.id)
+                            .order_by(versions.c.number)).all()
+        if not rows:
+            return None
+        # Text blobs are shared between versions with the same text (an A -> B -> A flip): read each once.
+        texts: dict[str, str] = {}
+        stored: list[Version] = []
+        for r in rows:
+            if r.text_blob not in texts:
+                texts[r.text_blob] = get_blob(conn, r.text_blob).decode("utf-8")
+            stored.append(Version(
+                url=url, number=r.number, created_at=r.created_at, title=r.title, text=texts[r.text_blob],
+                byline=r.byline, published=r.published, modified=r.modified, final_url=r.final_url,
+                html_sha256=r.html_blob, text_sha256=r.fingerprint))
+        check_rows = conn.execute(
+            select(checks.c.checked_at, checks.c.outcome, checks.c.status, checks.c.version)
+            .where(and_(checks.c.article_id == article.id,
+                        or_(checks.c.version.is_not(None), checks.c.outcome.in_(STATUS_OUTCOMES))))
+            .order_by(checks.c.checked_at, checks.c.id)).all()
+    outcomes = {r.version: r.outcome for r in check_rows if r.version is not None}
+    marks = tuple(CheckMark(r.checked_at, r.outcome, r.status, r.version)
+                  for r in check_rows if r.outcome in STATUS_OUTCOMES)
+    return ArticleHistory(url=url, source=article.name, gone=bool(article.gone), versions=tuple(stored),
+                          outcomes=outcomes, marks=marks)
+
+
+def boilerplate_keys(store: Store, source: str) -> frozenset[str]:
+    """The lines learned as boilerplate of ``source`` so far (read only: nothing is learned here)."""
+    query = (select(source_boilerplate.c.line_key)
+             .join(sources, source_boilerplate.c.source_id == sources.c.id).where(sources.c.name == source))
+    with _reading(store, f"read the boilerplate of source {source!r}") as conn:
+        return frozenset(conn.execute(query).scalars())
