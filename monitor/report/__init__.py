@@ -1,13 +1,12 @@
 """Reports of a check run: Markdown for people, JSON for programs.
 
 ``write_run_reports`` writes both under the reports folder, named by the run's time, and refreshes
-``latest.md`` / ``latest.json`` so there is always one stable place to look.
+``latest.md`` / ``latest.json`` so there is always one stable place to look. The static site of every
+change in the store (``newsmon report``) is ``monitor.report.site``.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,12 +14,11 @@ from pathlib import Path
 
 from ..models import CheckEvent
 from .changes import changes_of
+from .files import write_atomically
 from .json_report import render_json
 from .markdown import render_markdown
 
 __all__ = ["RunReport", "render_json", "render_markdown", "write_run_reports", "changes_of"]
-
-
 
 @dataclass(frozen=True)
 class RunReport:
@@ -28,18 +26,6 @@ class RunReport:
 
     markdown: Path
     json: Path
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # A reader (or a crash) never sees half a report: write a temporary file, then rename it.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_run_reports(events: Sequence[CheckEvent], reports_dir: Path, started_at: datetime) -> RunReport:
@@ -51,5 +37,5 @@ def write_run_reports(events: Sequence[CheckEvent], reports_dir: Path, started_a
     json_path = reports_dir / f"check-{stamp}.json"
     for path, text in ((md_path, markdown), (json_path, json_text),
                        (reports_dir / "latest.md", markdown), (reports_dir / "latest.json", json_text)):
-        _write_atomically(path, text)
+        write_atomically(path, text)
     return RunReport(md_path, json_path)

@@ -11,6 +11,14 @@ from ..models import EVENTS, CheckEvent
 from .changes import changes_of
 
 
+def safe_json(value: object) -> str:
+    """Indented JSON whose ``<``, ``>`` and ``&`` are \\u escapes: the same data after ``json.loads``, but
+    inert if a server or a viewer ever takes the file for HTML (article text is untrusted)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    # In JSON text these characters can only occur inside strings, where the escapes mean the same.
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") + "\n"
+
+
 def render_json(events: Sequence[CheckEvent], started_at: datetime) -> str:
     counts = Counter(e.event for e in events)
     document = {
@@ -19,4 +27,4 @@ def render_json(events: Sequence[CheckEvent], started_at: datetime) -> str:
         "counts": {name: counts.get(name, 0) for name in EVENTS},
         "changes": [e.to_dict() for e in changes_of(events)],
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return safe_json(document)
