@@ -82,3 +82,15 @@ def render_markdown(events: Sequence[CheckEvent], started_at: datetime) -> str:
     for event in changes:
         lines += _event_section(event)
     return "\n".join(lines)
+
+
+def render_changes_markdown(events: Sequence[CheckEvent], heading: str, generated_at: datetime) -> str:
+    """The report site's changes (already in report order) as Markdown: ``changes.md``."""
+    lines = [f"# {md_text(heading)}", "",
+             f"{len(events)} changes, most significant first; made {generated_at.strftime('%Y-%m-%d %H:%M UTC')}.",
+             ""]
+    if not events:
+        lines += ["No changes.", ""]
+    for event in events:
+        lines += _event_section(event)
+    return "\n".join(lines)

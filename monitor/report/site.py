@@ -1,0 +1,142 @@
+"""``newsmon report``: a static site of the changes in the store, readable from disk without a server.
+
+::
+
+    index.html                      every change of the window, most significant first
+    changes-high.html, -medium, -low   the same, from that significance up (filters without JavaScript)
+    changes.json, changes.atom, changes.md
+    sources/<slug>.html|.json|.atom  one source's changes
+    articles/<key>.html              one article: headline changes, figure charts, versions, every change
+    articles/<key>-v<N>.html         one stored version's text
+
+File names come from hashes (``timeline.article_key``, ``timeline.source_slug``), never from URLs or names
+as given: an article URL can hold ``../``, a source name can hold anything.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..models import SIGNIFICANCE_ORDER
+from ..store import Store
+from .charts import chart, figure_series
+from .feeds import changes_atom, changes_json
+from .files import write_if_changed
+from .markdown import render_changes_markdown
+from .render import render
+from .timeline import Change, Timeline, changes_since, load_timelines, source_slug
+
+__all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "write_site"]
+
+# Filter pages: (label, file, lowest significance shown). "all" is index.html itself.
+SIGNIFICANCE_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("all", "index.html", "none"),
+    ("high", "changes-high.html", "high"),
+    ("medium and up", "changes-medium.html", "medium"),
+    ("low and up", "changes-low.html", "low"),
+)
+FEED_ID = "urn:newsmon:changes"
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """What ``build_site`` wrote."""
+
+    index: Path
+    changes: int            # changes listed (in the window)
+    articles: int           # article pages
+    written: int            # files written (the rest already held the same content)
+
+
+class _Writer:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written = 0
+
+    def __call__(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if write_if_changed(path, text):
+            self.written += 1
+        return path
+
+
+def _significance_links(root: str, current: str | None) -> list[tuple[str, str, bool]]:
+    return [(label, root + file, file == current) for label, file, _ in SIGNIFICANCE_PAGES]
+
+
+def _source_links(root: str, changes: Sequence[Change], current: str | None) -> list[tuple[str, str, int, bool]]:
+    counts = Counter(c.source for c in changes)
+    return [(name, f"{root}sources/{source_slug(name)}.html", counts[name], name == current)
+            for name in sorted(counts, key=str.casefold)]
+
+
+def _list_page(write: _Writer, relative: str, *, heading: str, changes: Sequence[Change],
+               all_changes: Sequence[Change], root: str, significance_file: str | None,
+               source: str | None, feeds: str, context: dict[str, Any]) -> Path:
+    """One page of the change list; ``feeds`` is the path stem of its Atom/JSON (relative to the page)."""
+    return write(relative, render(
+        "changes.html.j2", heading=heading, changes=changes, root=root,
+        significance_links=_significance_links(root, significance_file),
+        source_links=_source_links(root, all_changes, source),
+        atom_href=f"{feeds}.atom", json_href=f"{feeds}.json",
+        markdown_href=f"{feeds}.md" if source is None and significance_file == "index.html" else None,
+        **context))
+
+
+def _article_pages(write: _Writer, timeline: Timeline, context: dict[str, Any]) -> None:
+    numbers = [v.number for v in timeline.versions]
+    charts = [chart(series, numbers) for series in figure_series(timeline)]
+    write(f"articles/{timeline.key}.html", render(
+        "article.html.j2", timeline=timeline, source_slug=source_slug(timeline.source),
+        title_changes=[c for c in timeline.changes if c.diff is not None and c.diff.title is not None],
+        charts=charts, version_events=timeline.version_events(), changes=list(reversed(timeline.changes)),
+        root="../", **context))
+    for index, version in enumerate(timeline.versions):
+        write(f"articles/{timeline.key}-v{version.number}.html", render(
+            "version.html.j2", version=version, key=timeline.key, source=timeline.source,
+            previous=numbers[index - 1] if index > 0 else None,
+            next=numbers[index + 1] if index + 1 < len(numbers) else None, root="../", **context))
+
+
+def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime | None,
+               generated_at: datetime) -> SiteReport:
+    """Write the site for ``timelines`` (the articles with a change in the window) into ``out_dir``."""
+    write = _Writer(out_dir)
+    changes = changes_since(timelines, since)
+    context: dict[str, Any] = {"generated_at": generated_at, "since": since}
+
+    for label, file, lowest in SIGNIFICANCE_PAGES:
+        shown = [c for c in changes if SIGNIFICANCE_ORDER[c.significance] >= SIGNIFICANCE_ORDER[lowest]]
+        heading = "Changes" if lowest == "none" else f"Changes: significance {label}"
+        _list_page(write, file, heading=heading, changes=shown, all_changes=changes, root="",
+                   significance_file=file, source=None, feeds="changes", context=context)
+    write("changes.json", changes_json(changes))
+    write("changes.atom", changes_atom(changes, title="newsmon: changes", feed_id=FEED_ID,
+                                       generated_at=generated_at))
+    write("changes.md", render_changes_markdown([c.to_event() for c in changes], "newsmon: changes",
+                                                generated_at))
+
+    for name in sorted({c.source for c in changes}):
+        slug = source_slug(name)
+        own = [c for c in changes if c.source == name]
+        _list_page(write, f"sources/{slug}.html", heading=f"Changes: {name}", changes=own, all_changes=changes,
+                   root="../", significance_file=None, source=name, feeds=slug, context=context)
+        write(f"sources/{slug}.json", changes_json(own))
+        write(f"sources/{slug}.atom", changes_atom(own, title=f"newsmon: {name}",
+                                                   feed_id=f"{FEED_ID}:source:{slug}", generated_at=generated_at))
+
+    for timeline in timelines:
+        _article_pages(write, timeline, context)
+    return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=len(timelines),
+                      written=write.written)
+
+
+def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime) -> SiteReport:
+    """Recompute the changes at or after ``since`` (all when None) from the store and write the site."""
+    return write_site(load_timelines(store, since), out_dir, since=since, generated_at=generated_at)
