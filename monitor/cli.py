@@ -346,7 +346,9 @@ def report(
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot write the report into {target}: {exc.strerror or exc}")
-    out.print(Text(f"{site.changes} changes in {site.articles} articles: {site.index}"))
+    changes = f"{site.changes} change{'' if site.changes == 1 else 's'}"
+    articles = f"{site.articles} article{'' if site.articles == 1 else 's'}"
+    out.print(Text(f"{changes} in {articles}: {site.index}"))
 
 
 @app.command()

@@ -294,16 +294,15 @@ def test_every_template_is_autoescaped_whatever_its_name() -> None:
 
 # -- figures, events, windows --------------------------------------------------------------------------
 
-def test_a_figure_is_chained_across_versions(tmp_path: Path) -> None:
+def test_a_figure_is_chained_across_versions(store: Store) -> None:
     texts = ["At least 1,000 soldiers were killed, officials said on Monday.",
              "At least 1,500 soldiers were killed, officials said on Monday.",
              "At least 1,500 soldiers were killed, officials said on Monday. A ceasefire was proposed.",
              "At least 2,000 soldiers were killed, officials said on Monday. A ceasefire was proposed."]
-    with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
-        for n, text in enumerate(texts):
-            record(store, "https://example.com/war", "wire", "War", text, T0 + timedelta(hours=n),
-                   outcome="new" if n == 0 else "modified")
-        [timeline] = load_timelines(store)
+    for n, text in enumerate(texts):
+        record(store, "https://example.com/war", "wire", "War", text, T0 + timedelta(hours=n),
+               outcome="new" if n == 0 else "modified")
+    [timeline] = load_timelines(store)
     [series] = figure_series(timeline)
     assert [(p.version, p.value) for p in series.points] == [(1, 1000), (2, 1500), (3, 1500), (4, 2000)]
     drawn = chart(series, [v.number for v in timeline.versions])
@@ -312,13 +311,12 @@ def test_a_figure_is_chained_across_versions(tmp_path: Path) -> None:
     assert [label for _, label in drawn.ticks] == ["v1", "v2", "v3", "v4"]
 
 
-def test_take_down_and_return_come_from_the_checks(tmp_path: Path) -> None:
+def test_take_down_and_return_come_from_the_checks(store: Store, tmp_path: Path) -> None:
     url = "https://example.com/pulled"
-    with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
-        record(store, url, "wire", "Story", "At least 5 people were hurt.", T0, outcome="new")
-        store.record(url, "wire", CheckRecord(T0 + timedelta(hours=1), "removed", 404), gone=True)
-        store.record(url, "wire", CheckRecord(T0 + timedelta(hours=2), "restored", 200), gone=False)
-        build_site(store, tmp_path / "out", since=None, generated_at=T0 + timedelta(hours=3))
+    record(store, url, "wire", "Story", "At least 5 people were hurt.", T0, outcome="new")
+    store.record(url, "wire", CheckRecord(T0 + timedelta(hours=1), "removed", 404), gone=True)
+    store.record(url, "wire", CheckRecord(T0 + timedelta(hours=2), "restored", 200), gone=False)
+    build_site(store, tmp_path / "out", since=None, generated_at=T0 + timedelta(hours=3))
     changes = json.loads(read(tmp_path / "out" / "changes.json"))
     assert [(c["event"], c["significance"], c["diff"]) for c in changes] == [
         ("removed", "high", None), ("restored", "medium", None)]
@@ -326,17 +324,16 @@ def test_take_down_and_return_come_from_the_checks(tmp_path: Path) -> None:
     assert not feedparser.parse(str(tmp_path / "out" / "changes.atom")).bozo
 
 
-def test_since_limits_the_window_and_order_is_by_significance(tmp_path: Path) -> None:
-    with open_store(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
-        # An old figure change, a recent wording change, a recent figure change.
-        for url, old, new, at in (("https://e.com/old", "At least 10 died.", "At least 12 died.", T0),
-                                  ("https://e.com/words", "The mayor spoke on Monday evening.",
-                                   "The mayor spoke briefly on Monday evening.", T0 + timedelta(days=3)),
-                                  ("https://e.com/toll", "At least 40 died.", "At least 45 died.",
-                                   T0 + timedelta(days=2))):
-            record(store, url, "wire", url, old, at - timedelta(hours=1), outcome="new")
-            record(store, url, "wire", url, new, at)
-        build_site(store, tmp_path / "out", since=T0 + timedelta(days=1), generated_at=T0 + timedelta(days=4))
+def test_since_limits_the_window_and_order_is_by_significance(store: Store, tmp_path: Path) -> None:
+    # An old figure change, a recent wording change, a recent figure change.
+    for url, old, new, at in (("https://e.com/old", "At least 10 died.", "At least 12 died.", T0),
+                              ("https://e.com/words", "The mayor spoke on Monday evening.",
+                               "The mayor spoke briefly on Monday evening.", T0 + timedelta(days=3)),
+                              ("https://e.com/toll", "At least 40 died.", "At least 45 died.",
+                               T0 + timedelta(days=2))):
+        record(store, url, "wire", url, old, at - timedelta(hours=1), outcome="new")
+        record(store, url, "wire", url, new, at)
+    build_site(store, tmp_path / "out", since=T0 + timedelta(days=1), generated_at=T0 + timedelta(days=4))
     changes = json.loads(read(tmp_path / "out" / "changes.json"))
     assert [c["url"] for c in changes] == ["https://e.com/toll", "https://e.com/words"]
     assert not (tmp_path / "out" / "articles" / f"{article_key('https://e.com/old')}.html").exists()
