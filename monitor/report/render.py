@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,7 +61,13 @@ def title_words(diff: Diff) -> tuple[tuple[str, str], ...]:
     """The headline change as word operations, so a rewritten headline shows what was rewritten."""
     if diff.title is None:
         return ()
-    return word_diff(diff.title.old, diff.title.new)
+    return _title_ops(diff.title.old, diff.title.new)
+
+
+@lru_cache(maxsize=4096)
+def _title_ops(old: str, new: str) -> tuple[tuple[str, str], ...]:
+    # One change is drawn on several pages (index, filters, its source, its article, the feeds).
+    return word_diff(old, new)
 
 
 def figure_text(change: FigureChange) -> str:

@@ -89,19 +89,21 @@ def _list_page(write: _Writer, relative: str, *, heading: str, changes: Sequence
         **context))
 
 
-def _article_pages(write: _Writer, timeline: Timeline, context: dict[str, Any]) -> None:
+def _article_pages(write: _Writer, timeline: Timeline) -> None:
+    # No generation time on these pages: an article page changes only with the article, and a version page
+    # never, so rebuilding the site after every check rewrites only what changed.
     numbers = [v.number for v in timeline.versions]
     charts = [chart(series, numbers) for series in figure_series(timeline)]
     write(f"articles/{timeline.key}.html", render(
         "article.html.j2", timeline=timeline, source_slug=source_slug(timeline.source),
         title_changes=[c for c in timeline.changes if c.diff is not None and c.diff.title is not None],
         charts=charts, version_events=timeline.version_events(), changes=list(reversed(timeline.changes)),
-        root="../", **context))
+        root="../"))
     for index, version in enumerate(timeline.versions):
         write(f"articles/{timeline.key}-v{version.number}.html", render(
             "version.html.j2", version=version, key=timeline.key, source=timeline.source,
             previous=numbers[index - 1] if index > 0 else None,
-            next=numbers[index + 1] if index + 1 < len(numbers) else None, root="../", **context))
+            next=numbers[index + 1] if index + 1 < len(numbers) else None, root="../"))
 
 
 def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime | None,
@@ -132,7 +134,7 @@ def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime 
                                                    feed_id=f"{FEED_ID}:source:{slug}", generated_at=generated_at))
 
     for timeline in timelines:
-        _article_pages(write, timeline, context)
+        _article_pages(write, timeline)
     return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=len(timelines),
                       written=write.written)
 
