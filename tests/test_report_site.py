@@ -349,3 +349,25 @@ def test_report_command_with_out_and_since(site: Site, httpserver: HTTPServer, t
     output = cli("report", "-c", str(checked.config), "--out", str(tmp_path / "elsewhere"), "--since", "1h")
     assert "2 changes in 2 articles" in output
     assert json.loads(read(tmp_path / "elsewhere" / "changes.json"))
+
+
+def test_every_link_between_pages_resolves(checked: CheckedSite) -> None:
+    """Relative links (filters, articles, versions, feeds, anchors) all lead to a generated file and id."""
+    pages = sorted(checked.out.rglob("*.html"))
+    ids: dict[Path, set[str]] = {}
+    links: list[tuple[Path, str]] = []
+    for page in pages:
+        parser = _Elements()
+        parser.feed(read(page))
+        ids[page.resolve()] = {value or "" for _, attrs in parser.found for name, value in attrs if name == "id"}
+        links += [(page, value or "") for tag, attrs in parser.found if tag == "a"
+                  for name, value in attrs if name == "href"]
+    assert links
+    for page, href in links:
+        if http_url(href):
+            continue
+        target, _, fragment = href.partition("#")
+        path = (page.parent / target).resolve() if target else page.resolve()
+        assert path.is_file() and path.is_relative_to(checked.out.resolve()), f"{page}: {href}"
+        if fragment and path.suffix == ".html":
+            assert fragment in ids[path], f"{page}: {href}"
