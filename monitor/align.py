@@ -13,8 +13,13 @@ and why they keep the cost near linear even for a 5 MB article:
    never removed plus added. (Within one gap that cannot happen: the matcher would have anchored it.)
 4. **Similar pairs within each gap**: word-token similarity (``SequenceMatcher.ratio`` over lower-cased
    words with every number masked, so "at least 1,000" -> "at least 1,500" is a near-perfect pair) of at
-   least ``THRESHOLD``, paired greedily best first. A sentence split in two, or two merged into one, is a
-   candidate too (one sentence against two adjacent ones, slightly penalised so a plain pair wins ties).
+   least ``THRESHOLD``, paired greedily best first. A sentence split in two or three, or two or three
+   merged into one, is a candidate too: one sentence against a run of up to ``MAX_RUN`` adjacent ones.
+   The run's score is its ratio minus ``SPLIT_PENALTY`` per extra sentence, a tie-breaker only: the
+   ratio itself already punishes a run that adds a sentence of new content (its words match nothing),
+   and rewards one whose extra sentence carries words of the old sentence. With a larger penalty (it was
+   0.05) a split that moves a short clause into a sentence of its own ("..., officials said." -> "...
+   Officials said so.") lost to the plain pair, and the short sentence was reported as added.
    Comparisons per gap are capped at ``MAX_COMPARISONS``: beyond it each old sentence is only compared
    with the new sentences at a similar relative position in the gap.
 5. **Similar pairs across gaps** (a sentence both moved and edited), only when few leftovers remain.
@@ -34,14 +39,15 @@ from difflib import SequenceMatcher
 from monitor.sequence import opcodes
 
 THRESHOLD = 0.5
-SPLIT_PENALTY = 0.05
+SPLIT_PENALTY = 0.01         # per extra sentence in a split or merge: a tie-breaker (see _pair_similar)
+MAX_RUN = 3                  # a sentence split into (or merged from) at most this many
 MAX_COMPARISONS = 2_000
 MAX_RATIO_TOKENS = 4_000
 
 _NUMBER = re.compile(r"\d[\d,.]*")
 _WORD = re.compile(r"\w+")
 
-Unit = tuple[int, ...]   # one sentence index, or two adjacent ones (a split or a merge)
+Unit = tuple[int, ...]   # one sentence index, or a run of adjacent ones (a split or a merge)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,11 @@ class Alignment:
 def similarity_tokens(sentence: str) -> list[str]:
     """Lower-cased words with every number masked: what sentence similarity is computed on."""
     return _WORD.findall(_NUMBER.sub("0", sentence.lower()))
+
+
+def similarity(a: str, b: str) -> float:
+    """The similarity of two sentences as alignment measures it (0 to 1; numbers masked)."""
+    return SequenceMatcher(None, similarity_tokens(a), similarity_tokens(b), autojunk=False).ratio()
 
 
 def align(old: Sequence[str], new: Sequence[str], cosmetic: Callable[[str], str]) -> Alignment:
@@ -141,8 +152,8 @@ def _pair_similar(old_ids: list[int], new_ids: list[int], tok: Callable[[str, in
     old_units: list[Unit] = [(i,) for i in old_ids]
     new_units: list[Unit] = [(j,) for j in new_ids]
     if splits:
-        old_units += [(a, b) for a, b in zip(old_ids, old_ids[1:], strict=False) if b == a + 1]
-        new_units += [(a, b) for a, b in zip(new_ids, new_ids[1:], strict=False) if b == a + 1]
+        old_units += _runs(old_ids)
+        new_units += _runs(new_ids)
         old_units.sort()
         new_units.sort()
     window = max(1, MAX_COMPARISONS // max(1, 2 * len(old_units)))
@@ -152,8 +163,8 @@ def _pair_similar(old_ids: list[int], new_ids: list[int], tok: Callable[[str, in
         matcher = SequenceMatcher(None, autojunk=False)
         matcher.set_seq2(b)                                 # seq2 is the one SequenceMatcher caches
         for o_pos, o_unit in enumerate(old_units):
-            if len(o_unit) + len(n_unit) > 3:
-                continue                                    # one sentence against at most two
+            if len(o_unit) > 1 and len(n_unit) > 1:
+                continue                                    # one sentence against a run, never run to run
             if len(old_units) * len(new_units) > MAX_COMPARISONS and \
                     abs(o_pos * len(new_units) / len(old_units) - n_pos) > window:
                 continue
@@ -163,8 +174,8 @@ def _pair_similar(old_ids: list[int], new_ids: list[int], tok: Callable[[str, in
                 continue
             # ratio() can be quadratic; beyond a few thousand words (a whole article without full stops)
             # the order-blind quick_ratio() has to do.
-            similarity = matcher.ratio() if len(a) + len(b) <= MAX_RATIO_TOKENS else matcher.quick_ratio()
-            score = similarity - (SPLIT_PENALTY if len(o_unit) + len(n_unit) > 2 else 0.0)
+            ratio = matcher.ratio() if len(a) + len(b) <= MAX_RATIO_TOKENS else matcher.quick_ratio()
+            score = ratio - SPLIT_PENALTY * (len(o_unit) + len(n_unit) - 2)
             if score >= THRESHOLD:
                 candidates.append((-score, abs(o_unit[0] - n_unit[0]), o_unit, n_unit))
     used_old: set[int] = set()
@@ -176,3 +187,15 @@ def _pair_similar(old_ids: list[int], new_ids: list[int], tok: Callable[[str, in
             used_new.update(n_unit)
             pairs.append((o_unit, n_unit))
     return pairs
+
+
+def _runs(ids: list[int]) -> list[Unit]:
+    """Runs of 2 to ``MAX_RUN`` consecutive sentence indices among ``ids`` (sorted)."""
+    runs: list[Unit] = []
+    for k, first in enumerate(ids):
+        for length in range(2, MAX_RUN + 1):
+            run = tuple(ids[k:k + length])
+            if len(run) < length or run[-1] != first + length - 1:
+                break
+            runs.append(run)
+    return runs

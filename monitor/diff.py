@@ -6,11 +6,13 @@
 2. ``cosmetic`` when their cosmetic keys are equal (typography, white space, paragraph breaks or number
    formatting only). Nothing is listed and significance is "none".
 3. ``modified`` otherwise: a ``TitleChange`` when the titles differ beyond cosmetics; sentences aligned by
-   :mod:`monitor.align` into ``moved``, ``changed`` (with a word diff), ``added`` and ``removed``; and
-   ``figures``, the numbers whose value changed inside each changed sentence.
+   :mod:`monitor.align` into ``moved``, ``changed`` (with a word diff), ``added`` and ``removed``;
+   ``figures``, the numbers whose value changed inside each changed sentence and inside the headline
+   (:mod:`monitor.figure_pairs`); and the qualifier changes, figures whose value stayed while "at least"
+   became "more than" (:mod:`monitor.qualifiers`).
 
-Significance: a figure or title change is "high", an added or removed sentence "medium", changed wording
-or moved sentences "low".
+Significance: a figure or title change is "high", an added or removed sentence or a changed qualifier
+"medium", changed wording or moved sentences "low".
 
 Cost: an edit deep inside a 5 MB article costs the normalisation of both texts plus work proportional to
 the edited region. Only paragraphs between the common leading and trailing ones are compared; of those,
@@ -24,23 +26,22 @@ collapsed), never in their folded comparable form.
 
 from __future__ import annotations
 
-import re
-
-from monitor.align import align
-from monitor.figure_context import preceding_words
-from monitor.figures import QUANTITY_KINDS, Figure, find_figures
+from monitor.align import THRESHOLD as ALIGN_THRESHOLD
+from monitor.align import align, similarity
+from monitor.figure_pairs import changed_values, figure_changes, pair_figures
+from monitor.figures import find_figures
 from monitor.models import ChangedSentence, Diff, Document, FigureChange, Significance, TitleChange
 from monitor.normalise import comparable_paragraph, display_paragraphs, figure_key
+from monitor.qualifiers import QualifierChange, changed_qualifiers, qualifier_changes
 from monitor.sentences import sentence_start, split_sentences
 from monitor.sequence import common_prefix_length, opcodes
 from monitor.word_diff import word_diff
 
-_NEXT_WORD = re.compile(r"\W{0,20}(\w+)")
 _KEPT_MARK = "\x00\ue001"    # prefixes the key standing in for text kept verbatim
 _BIG = 20_000                # characters: a changed paragraph this long is diffed through an edit window
 _MARGIN = 200                # characters of unchanged text kept in the window on each side of an edit
-_FIGURE_WINDOW = 20          # in huge sentences, figures are only paired this close in sentence order
-_FIGURE_GROUP = {"number": "count", "vague": "count", "percent": "percent", "money": "money"}
+
+__all__ = ["diff_documents", "diff_texts", "figure_changes", "qualifier_changes", "word_diff"]
 
 
 def diff_documents(old: Document, new: Document) -> Diff:
@@ -71,19 +72,30 @@ def diff_texts(old_text: str, new_text: str, *, old_title: str | None = None,
         return Diff(kind="cosmetic", significance="none")
 
     title = None
+    figures: list[FigureChange] = []
+    qualifiers: list[QualifierChange] = []
     if not title_cosmetic:
         title = TitleChange(old=" ".join((old_title or "").split()), new=" ".join((new_title or "").split()))
+        # A headline is a sentence too: "1,000 killed in ..." -> "1,500 killed in ..." is a figure change,
+        # reported (with the titles as its sentences) when the two headlines are similar enough to be
+        # one headline edited, by the same measure the sentence alignment uses.
+        if similarity(old_t, new_t) >= ALIGN_THRESHOLD:
+            pairs = pair_figures(title.old, title.new)
+            figures += changed_values(pairs, title.old, title.new)
+            qualifiers += changed_qualifiers(pairs, title.old, title.new)
     old_sents, new_sents = _units(old_paras[lo:len(old_paras) - hi], new_paras[lo:len(new_paras) - hi])
     alignment = align([k for _, k in old_sents], [k for _, k in new_sents], figure_key)
 
     changed: list[ChangedSentence] = []
-    figures: list[FigureChange] = []
     for old_ids, new_ids in alignment.changed:
         old_s = " ".join(old_sents[i][0] for i in old_ids)
         new_s = " ".join(new_sents[j][0] for j in new_ids)
         old_f, new_f = find_figures(old_s), find_figures(new_s)
-        changed.append(ChangedSentence(old=old_s, new=new_s, words=word_diff(old_s, new_s, old_f, new_f)))
-        figures.extend(figure_changes(old_s, new_s, old_f, new_f))
+        words = word_diff(old_s, new_s, old_f, new_f)
+        changed.append(ChangedSentence(old=old_s, new=new_s, words=words))
+        pairs = pair_figures(old_s, new_s, old_f, new_f, words)
+        figures += changed_values(pairs, old_s, new_s)
+        qualifiers += changed_qualifiers(pairs, old_s, new_s)
     added = tuple(new_sents[j][0] for j in alignment.added)
     removed = tuple(old_sents[i][0] for i in alignment.removed)
     moved = tuple(sentence for j in alignment.moved for sentence in
@@ -93,95 +105,10 @@ def diff_texts(old_text: str, new_text: str, *, old_title: str | None = None,
     significance: Significance = "low"
     if figures or title:
         significance = "high"
-    elif added or removed:
+    elif added or removed or qualifiers:
         significance = "medium"
     return Diff(kind="modified", significance=significance, title=title, figures=tuple(figures),
-                added=added, removed=removed, changed=tuple(changed), moved=moved)
-
-
-def figure_changes(old_sentence: str, new_sentence: str, old_figures: list[Figure] | None = None,
-                   new_figures: list[Figure] | None = None) -> list[FigureChange]:
-    """Figures of two aligned sentences whose value changed.
-
-    Old and new figures of the same family (counts and vague quantities together, percentages, money) are
-    scored pairwise: an equal value (+3), the same context (+2, or +1 for a shared word), the same word
-    before the figure and its qualifier (+1) and after it (+1), the same unit (+1, -2 for different
-    units). Pairs scoring at least 2 are taken greedily, best first; a pair reports a change when the
-    values differ. A figure with no partner is new or dropped wording, not a change of value; a changed
-    qualifier with an equal value ("at least 1,000" -> "more than 1,000") is wording too. Times, dates,
-    years and ordinals are never figure changes.
-    """
-    if old_figures is None:
-        old_figures = find_figures(old_sentence)
-    if new_figures is None:
-        new_figures = find_figures(new_sentence)
-    olds = [f for f in old_figures if f.kind in QUANTITY_KINDS]
-    news = [f for f in new_figures if f.kind in QUANTITY_KINDS]
-    if len(olds) * len(news) > _FIGURE_WINDOW ** 2:
-        # A huge "sentence" (a table, an article without full stops): figures written the same, with the
-        # same context, at both ends pair off unscored, and the rest is scored within a window, so one
-        # edited number does not cost a score for every pair of figures.
-        def same(o: Figure, n: Figure) -> bool:
-            return (o.text, o.context) == (n.text, n.context)
-
-        head = 0
-        while head < min(len(olds), len(news)) and same(olds[head], news[head]):
-            head += 1
-        tail = 0
-        while tail < min(len(olds), len(news)) - head and same(olds[-1 - tail], news[-1 - tail]):
-            tail += 1
-        olds, news = olds[head:len(olds) - tail], news[head:len(news) - tail]
-    candidates: list[tuple[int, int, int, int]] = []
-    for i, o in enumerate(olds):
-        near = range(len(news)) if len(olds) * len(news) <= _FIGURE_WINDOW ** 2 else \
-            range(max(0, i - _FIGURE_WINDOW), min(len(news), i + _FIGURE_WINDOW + 1))
-        for j in near:
-            n = news[j]
-            if _FIGURE_GROUP[o.kind] != _FIGURE_GROUP[n.kind]:
-                continue
-            score = _pair_score(o, old_sentence, n, new_sentence)
-            if score >= 2:
-                candidates.append((-score, abs(i - j), i, j))
-    used_old: set[int] = set()
-    used_new: set[int] = set()
-    changes: list[tuple[int, FigureChange]] = []
-    for _, _, i, j in sorted(candidates):
-        if i in used_old or j in used_new:
-            continue
-        used_old.add(i)
-        used_new.add(j)
-        o, n = olds[i], news[j]
-        if o.value != n.value:
-            changes.append((n.start, FigureChange(
-                old=o.text, new=n.text, old_value=o.value, new_value=n.value, unit=n.unit or o.unit,
-                qualifier_old=o.qualifier, qualifier_new=n.qualifier, context=n.context or o.context,
-                old_sentence=old_sentence, new_sentence=new_sentence)))
-    return [change for _, change in sorted(changes, key=lambda c: c[0])]
-
-
-def _pair_score(o: Figure, old_sentence: str, n: Figure, new_sentence: str) -> int:
-    score = 3 if o.key == n.key else 0
-    if o.context and n.context:
-        old_ctx, new_ctx = o.context.lower(), n.context.lower()
-        score += 2 if old_ctx == new_ctx else 1 if set(old_ctx.split()) & set(new_ctx.split()) else 0
-    if _word_before(old_sentence, o) == _word_before(new_sentence, n):
-        score += 1
-    if _word_after(old_sentence, o) == _word_after(new_sentence, n):
-        score += 1
-    if o.unit and n.unit:
-        score += 1 if o.unit == n.unit else -2
-    return score
-
-
-def _word_before(sentence: str, figure: Figure) -> str | None:
-    skip = len(figure.qualifier.split()) if figure.qualifier else 0
-    words = preceding_words(sentence, figure.start, skip + 1)
-    return words[0].lower() if len(words) == skip + 1 else None
-
-
-def _word_after(sentence: str, figure: Figure) -> str | None:
-    m = _NEXT_WORD.match(sentence, figure.end)
-    return m.group(1).lower() if m else None
+                added=added, removed=removed, changed=tuple(changed), moved=moved, qualifiers=tuple(qualifiers))
 
 
 def _same_key_stream(old: list[str], new: list[str]) -> bool:

@@ -1,15 +1,20 @@
 """Find the figures in a sentence: numbers with their value, scale, unit, qualifier and counted noun.
 
-``find_figures(sentence)`` returns one :class:`Figure` per quantity, time or date, left to right. The parser
-is a handful of regular expressions tried in priority order (dates, clock times, numerals, number words,
-vague quantities); a later pattern never takes characters an earlier one already claimed, so "February
-24, 2022" is one date and not a date plus the numbers 24 and 2022.
+``find_figures(sentence)`` returns one :class:`Figure` per quantity, time, date or ordinal, left to right.
+The parser is a handful of regular expressions tried in priority order (dates, clock times, numerals,
+vague quantities, ordinal words, number words); a later pattern never takes characters an earlier one
+already claimed, so "February 24, 2022" is one date and not a date plus the numbers 24 and 2022. Dates,
+times and ordinal words live in :mod:`monitor.figure_calendar`.
 
 How values are read (all heuristics are deliberate and tested in tests/cases/figure_pairs.yaml):
 
 - ``1,500`` and ``1500`` are 1500; ``1,500.25`` is 1500.25. ``30.000`` (one dot, three digits, no scale, not
   a percentage) is read as the European 30000, because in news copy a three-decimal count is far rarer than
   a continental thousands separator; ``1.234.567`` and ``1.234,5`` are unambiguous European forms.
+- Tokenised (pre-split) text, as in corpora built from news edits, writes "70,725" as ``70 , 725`` and
+  "$5" as ``$ 5``: a comma with a space on both sides between a group of one to three digits and one of
+  exactly three is a thousands separator (prose never spaces a comma so; "258, 753" stays a list of two
+  numbers, as "On May 3, 150 people" must), and a space may follow a currency sign.
 - Scale words and suffixes multiply: ``1.5 million`` is 1500000, ``$2.4bn`` is 2400000000. The suffix
   ``m`` is a million after a currency ("$5m") or before a plural noun ("100m people") and metres otherwise
   ("100m sprint").
@@ -23,13 +28,14 @@ How values are read (all heuristics are deliberate and tested in tests/cases/fig
   is 1900-2100 and nothing marks it as a count: a qualifier or "to"/"at"/"reached" before it, or a plural
   noun after it ("2000 troops"). Numbers glued to letters that are not a unit ("5G", "3D") are no figures.
 - Numerals longer than 30 characters are not figures (identifiers, not quantities).
-- Times are HHMM on a 24-hour clock (``3 p.m.`` -> 1500) and dates are YYYYMMDD with unknown parts 0
-  (``February 24`` -> 224); both only exist so the diff can treat them as single tokens, they are never
-  reported as figure changes.
+- Times are HHMM on a 24-hour clock (``3 p.m.`` -> 1500, ``0600`` -> 600), dates are YYYYMMDD with unknown
+  parts 0 (``February 24`` -> 224) and ordinals have their number ("11th" and "eleventh" are 11); they only
+  exist so the diff can treat them as single tokens and compare their spellings, they are never reported
+  as figure changes.
 
 The qualifier ("at least", "more than", ...) is kept apart from ``text``: "at least 1,000" gives text
-"1,000", qualifier "at least". ``context`` (the counted noun or the predicate) comes from
-:mod:`monitor.figure_context`.
+"1,000", qualifier "at least"; an article may stand between them ("at least an 8.5 GPA"), and "upto" is
+read as "up to". ``context`` (the counted noun or the predicate) comes from :mod:`monitor.figure_context`.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from monitor.figure_calendar import DATE_RE, TIME_RE, date_value, ordinal_words, time_value
 from monitor.figure_context import figure_context, preceding_words
 
 FigureKind = Literal["number", "percent", "money", "vague", "time", "date", "year", "ordinal"]
@@ -127,7 +134,7 @@ _VAGUE: dict[str, int] = {"tens": 10, "dozens": 12, "scores": 20, "hundreds": 10
 _QUALIFIERS = (
     "no fewer than", "no more than", "no less than", "as many as", "as few as", "as much as", "upwards of",
     "in excess of", "an estimated", "at least", "at most", "more than", "less than", "fewer than", "up to",
-    "close to", "just over", "just under", "well over", "nearly", "almost", "about", "around", "roughly",
+    "upto", "close to", "just over", "just under", "well over", "nearly", "almost", "about", "around", "roughly",
     "approximately", "some", "over", "under", "estimated", "only", "just", "exactly", "another",
     "a further",
 )
@@ -136,40 +143,21 @@ _YEAR_WORDS = frozenset(_words("in since of by until till from during before aft
                                "summer winter spring autumn fall"))
 # ... and these make it a count ("rose to 2000", "estimated at 1500").
 _COUNT_WORDS = frozenset(_words("to at reached estimated totalled totaled numbered than"))
-_MONTHS: dict[str, int] = {
-    m: i for i, m in enumerate(_words("jan feb mar apr may jun jul aug sep oct nov dec"), 1)} | {"sept": 9}
 
 # --- patterns ------------------------------------------------------------------------------------------
 
 _WS = r"[^\S\n]"  # white space that never crosses a line (sentences and paragraphs stay apart)
-_MONTH = (r"(?P<{g}>January|February|March|April|May|June|July|August|September|October|November|December"
-          r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\b\.?")
-_DAY = r"(?P<{g}>[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?(?!\d)"
-_YEAR = r"(?P<{g}>1[5-9]\d\d|20\d\d|21\d\d)(?!\d)"
-_DATE_RE = re.compile(
-    r"(?=[JFMASOND\d])(?<![\w])(?:"
-    + _MONTH.format(g="m1") + _WS + "+" + _DAY.format(g="d1") + f"(?:,?{_WS}+" + _YEAR.format(g="y1") + ")?"
-    + "|" + _DAY.format(g="d2") + f"{_WS}+(?:of{_WS}+)?" + _MONTH.format(g="m2")
-    + f"(?:,?{_WS}+" + _YEAR.format(g="y2") + ")?"
-    + "|" + _MONTH.format(g="m3") + f",?{_WS}+" + _YEAR.format(g="y3")
-    + r"|(?P<iy>\d{4})-(?P<im>[01]\d)-(?P<id>[0-3]\d)(?!\d)"
-    + r"|(?P<sa>\d{1,2})/(?P<sb>\d{1,2})/(?P<sy>\d{4}|\d{2})(?!\d)"
-    + ")"
-)
-_AMPM = r"(?P<ap{g}>[aApP])\.?[mM]\b\.?"
-_TIME_RE = re.compile(
-    r"(?=\d)(?<![\w.,:])(?:"
-    rf"(?P<h1>1[0-2]|0?[1-9])(?:[:.](?P<m1>[0-5]\d))?{_WS}?" + _AMPM.format(g="1")
-    + rf"|(?P<h2>[01]?\d|2[0-3]):(?P<m2>[0-5]\d)(?!\d)(?:{_WS}?(?P<tz2>GMT|UTC|BST|CET|EST|EDT|PST|PDT)\b)?"
-    + rf"|(?P<h3>[01]\d|2[0-3])(?P<m3>[0-5]\d){_WS}?(?P<tz3>GMT|UTC|BST|CET)\b"
-    + ")"
-)
 _NUMERAL_RE = re.compile(
     # a cheap first-character filter, because the pattern is tried at every position of the sentence
     r"(?=[\d$£€¥₹₽.]|(?-i:[ACEGHIJNRSU][A-Z$]))"
-    r"(?P<cur>(?-i:(?:US|A|C|NZ|HK|S)\$|[$£€¥₹₽]|\b(?:USD|EUR|GBP|JPY|CHF|CNY|AUD|CAD|INR|RUB)" + _WS + "?))?"
+    # "$ 5" with a space is how pre-split (tokenised) text writes "$5"
+    r"(?P<cur>(?-i:(?:(?:US|A|C|NZ|HK|S)\$|[$£€¥₹₽])" + _WS + r"?|\b(?:USD|EUR|GBP|JPY|CHF|CNY|AUD|CAD|INR|RUB)"
+    + _WS + "?))?"
     r"(?<![\w.,])(?<![A-Za-z]-)"  # not part of a word, a longer number or a code such as "Su-57"
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,}|\d+(?:\.\d+)?|\.\d+)"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,}"
+    # "70 , 725": a tokeniser's "70,725" (a space on both sides of the comma, which prose never has)
+    + rf"|\d{{1,3}}(?:{_WS},{_WS}\d{{3}})+(?!\d|{_WS},{_WS}\d)"
+    + r"|\d+(?:\.\d+)?|\.\d+)"
     r"(?!\d|,\d{3}\b)"
     r"(?:(?P<ord>st|nd|rd|th)\b)?"
     rf"(?:{_WS}?(?P<scale>trillion|billion|million|thousand|hundred)\b|(?P<sfx>tn|bn|bln|mn|mln|m|k)\b)?"
@@ -193,7 +181,9 @@ _VAGUE_RE = re.compile(
     re.IGNORECASE,
 )
 _QUALIFIER_RE = re.compile(
-    r"(?:^|(?<=[^\w]))(?P<q>" + "|".join(q.replace(" ", _WS + "+") for q in _QUALIFIERS) + rf"){_WS}+$",
+    # "at least an 8.5 GPA": an article may stand between the qualifier and the figure
+    r"(?:^|(?<=[^\w]))(?P<q>" + "|".join(q.replace(" ", _WS + "+") for q in _QUALIFIERS)
+    + rf"){_WS}+(?:an?{_WS}+)?$",
     re.IGNORECASE,
 )
 _UNIT_RE = re.compile(
@@ -202,6 +192,8 @@ _UNIT_RE = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_AMBIGUOUS_THOUSANDS = re.compile(r"[1-9]\d{0,2}\.\d{3}")
+_SEPARATORS = re.compile(r"[,\s]")
 _GLUED_LETTERS = re.compile(r"[A-Za-z]+")
 _PCT_AFTER_RE = re.compile(rf"{_WS}?(?:%|per{_WS}?cent\b|percent\b)", re.IGNORECASE)
 # Patterns below are applied with pattern.match(sentence, pos), never to a slice: slicing the rest of a
@@ -229,13 +221,13 @@ def find_figures(sentence: str, *, with_context: bool = True) -> list[Figure]:
         return True
 
     has_digit = _DIGIT.search(sentence) is not None
-    for m in _DATE_RE.finditer(sentence) if has_digit else ():
-        date = _date_value(m)
+    for m in DATE_RE.finditer(sentence) if has_digit else ():
+        date = date_value(m)
         if date is not None and claim(m.start(), m.end()):
             found.append((m.start(), m.end(), "date", date, None))
-    for m in _TIME_RE.finditer(sentence) if has_digit else ():
+    for m in TIME_RE.finditer(sentence) if has_digit else ():
         if claim(m.start(), m.end()):
-            found.append((m.start(), m.end(), "time", _time_value(m), None))
+            found.append((m.start(), m.end(), "time", time_value(m), None))
     for m in _NUMERAL_RE.finditer(sentence) if has_digit else ():
         parsed = _numeral(sentence, m)
         if parsed is not None and claim(m.start(), m.end()):
@@ -243,6 +235,9 @@ def find_figures(sentence: str, *, with_context: bool = True) -> list[Figure]:
     for m in _VAGUE_RE.finditer(sentence):
         if claim(m.start(), m.end()):
             found.append((m.start(), m.end(), "vague", _vague_value(m), None))
+    for start, end, ordinal_value in ordinal_words(sentence):
+        if claim(start, end):
+            found.append((start, end, "ordinal", ordinal_value, None))
     for m in _WORDS_RE.finditer(sentence):
         parsed_words = _number_words(sentence, m)
         if parsed_words is None:
@@ -259,6 +254,7 @@ def find_figures(sentence: str, *, with_context: bool = True) -> list[Figure]:
         if kind in QUANTITY_KINDS:
             q = _QUALIFIER_RE.search(sentence, max(0, start - 30), start)
             qualifier = " ".join(q.group("q").lower().split()) if q else None
+            qualifier = "up to" if qualifier == "upto" else qualifier
             if unit is None and kind != "money":
                 u = _UNIT_RE.match(sentence[end:end + 40])
                 unit = _UNITS[" ".join(u.group("u").lower().split())] if u else None
@@ -328,10 +324,10 @@ def _parse_digits(raw: str, *, decimal_dot: bool) -> Decimal | None:
         text = text.replace(".", "").replace(",", ".")          # European 1.234,5
     elif text.count(".") > 1:
         text = text.replace(".", "")                              # European 1.234.567
-    elif re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", text) and not decimal_dot:
+    elif not decimal_dot and _AMBIGUOUS_THOUSANDS.fullmatch(text):
         text = text.replace(".", "")                              # ambiguous 30.000: a count
     try:
-        return Decimal(text.replace(",", ""))
+        return Decimal(_SEPARATORS.sub("", text))               # "1,500" and the pre-split "70 , 725"
     except InvalidOperation:
         return None
 
@@ -351,34 +347,6 @@ def _is_year(sentence: str, m: re.Match[str]) -> bool:
         return False
     value = int(m.group("num"))
     return 1900 <= value <= 2100 and _PLURAL_COUNT_NOUN.match(sentence, m.end()) is None
-
-
-def _date_value(m: re.Match[str]) -> int | None:
-    g = m.groupdict()
-    if g["iy"]:
-        year, month, day = int(g["iy"]), int(g["im"]), int(g["id"])
-    elif g["sa"]:
-        a, b, year = int(g["sa"]), int(g["sb"]), int(g["sy"])
-        year += 2000 if year < 100 else 0
-        day, month = (a, b) if a > 12 else (b, a)                 # day-first when it must be, else US order
-    else:
-        name = g["m1"] or g["m2"] or g["m3"]
-        month = _MONTHS[name[:4].lower() if name[:4].lower() == "sept" else name[:3].lower()]
-        day = int(g["d1"] or g["d2"] or 0)
-        year = int(g["y1"] or g["y2"] or g["y3"] or 0)
-    if not (1 <= month <= 12 and 0 <= day <= 31):
-        return None
-    return year * 10_000 + month * 100 + day
-
-
-def _time_value(m: re.Match[str]) -> int:
-    g = m.groupdict()
-    if g["h1"]:
-        hour, minute = int(g["h1"]) % 12, int(g["m1"] or 0)
-        hour += 12 if g["ap1"].lower() == "p" else 0
-    else:
-        hour, minute = int(g["h2"] or g["h3"]), int(g["m2"] or g["m3"])
-    return hour * 100 + minute
 
 
 def _vague_value(m: re.Match[str]) -> int:

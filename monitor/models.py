@@ -101,6 +101,23 @@ class FigureChange:
                 "context": self.context, "old_sentence": self.old_sentence, "new_sentence": self.new_sentence}
 
 
+@dataclass(frozen=True)
+class QualifierChange:
+    """A figure whose value stayed while its qualifier changed: "at least 1,000" -> "more than 1,000"."""
+
+    figure: str                    # as written in the new sentence: "1,000"
+    value: float | int             # scale applied, as FigureChange.new_value
+    old: str | None                # "at least"; None when the old sentence had no qualifier
+    new: str | None                # "more than"; None when the qualifier was dropped
+    context: str | None            # the counted noun or subject, as FigureChange.context
+    old_sentence: str
+    new_sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"figure": self.figure, "value": self.value, "old": self.old, "new": self.new,
+                "context": self.context, "old_sentence": self.old_sentence, "new_sentence": self.new_sentence}
+
+
 WordOp = tuple[str, str]           # ("=", "same"), ("-", "removed"), ("+", "added")
 
 
@@ -126,6 +143,7 @@ class Diff:
     removed: tuple[str, ...] = ()
     changed: tuple[ChangedSentence, ...] = ()
     moved: tuple[str, ...] = ()
+    qualifiers: tuple[QualifierChange, ...] = ()   # "at least" -> "more than" on an unchanged figure
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +155,7 @@ class Diff:
             "removed": list(self.removed),
             "changed": [c.to_dict() for c in self.changed],
             "moved": list(self.moved),
+            "qualifiers": [q.to_dict() for q in self.qualifiers],
         }
 
 

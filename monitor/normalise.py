@@ -8,9 +8,10 @@ Three levels, each coarser than the last:
 - ``comparable(text)``: typography folded (NFKC, curly quotes, dashes, minus signs, exotic spaces). Two
   versions with the same comparable title and text are the same version: ``fingerprint`` hashes it.
 - ``cosmetic_key(text)``: comparable text with every figure spelled canonically ("1,500" and "1500",
-  "4.5 per cent" and "4.5%", "$1.2bn" and "$1,200m") and paragraph breaks folded to spaces. Texts with the
-  same key differ only in typography, white space or number formatting: a ``cosmetic`` change. Case and
-  wording are never folded.
+  "4.5 per cent" and "4.5%", "$1.2bn" and "$1,200m", "11th" and "eleventh"), paragraph breaks folded to
+  spaces, white space before punctuation dropped ("today , the" as tokenised text writes it) and hyphens
+  between words made spaces ("23-year-old", "23 year old"). Texts with the same key differ only in
+  typography, white space or number formatting: a ``cosmetic`` change. Case and wording are never folded.
 
 Every function is pure and idempotent: ``comparable(comparable(t)) == comparable(t)``. Paragraphs are
 normalised one at a time (``comparable`` is the join of ``comparable_paragraph`` over
@@ -82,8 +83,18 @@ def fingerprint(title: str, text: str) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+# White space before closing punctuation or after an opening bracket ("Serbia today , the", "( 0900 )",
+# as tokenised text writes them) and a hyphen between two words or figures ("23-year-old" and "23 year
+# old") are typography: both folded in the cosmetic key only. A hyphen after a space ("-5") is kept.
+# Comparable text has single spaces only, so plain str.replace does it (a regex tried at every position
+# doubled the cost of the cosmetic check).
+_SPACED_PUNCT = tuple((" " + c, c) for c in ",.;:!?%)]") + (("( ", "("), ("[ ", "["))
+_WORD_HYPHEN = re.compile("(?<=[\\w\ue001])-(?=[\\w\ue000])")
+
+
 def figure_key(paragraph: str) -> str:
-    """A comparable paragraph with each figure replaced by its canonical spelling.
+    """A comparable paragraph with each figure replaced by its canonical spelling, and the white space
+    before punctuation and the hyphens between words folded (see above).
 
     The replacement is wrapped in private-use characters so that a canonical "1500" can never merge with
     the words around it or be confused with the same digits written in the text.
@@ -95,7 +106,13 @@ def figure_key(paragraph: str) -> str:
         parts.append(f"\ue000{figure.key}\ue001")
         pos = figure.end
     parts.append(paragraph[pos:])
-    return "".join(parts)
+    key = "".join(parts)
+    if "-" in key:
+        key = _WORD_HYPHEN.sub(" ", key)
+    for spaced, tight in _SPACED_PUNCT:
+        if spaced in key:
+            key = key.replace(spaced, tight)
+    return key
 
 
 def cosmetic_key(text: str) -> str:

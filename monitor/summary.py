@@ -7,7 +7,7 @@ Pure functions; callers escape the result for their medium.
 
 from __future__ import annotations
 
-from .models import CheckEvent, Diff, FigureChange
+from .models import CheckEvent, Diff, FigureChange, QualifierChange
 
 ARROW = "->"
 
@@ -24,6 +24,14 @@ def describe_figure(change: FigureChange) -> str:
     return f"{prefix}{old} {ARROW} {new}"
 
 
+def describe_qualifier(change: QualifierChange) -> str:
+    """``killed: at least 1,000 -> more than 1,000`` (the figure kept, its qualifier changed)."""
+    old = _with_qualifier(change.old, change.figure)
+    new = _with_qualifier(change.new, change.figure)
+    prefix = f"{change.context}: " if change.context else ""
+    return f"{prefix}{old} {ARROW} {new} (qualifier)"
+
+
 def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else (plural or singular + 's')}"
 
@@ -35,6 +43,7 @@ def describe_diff(diff: Diff) -> list[str]:
     if diff.kind == "cosmetic":
         return ["typography or number formatting only"]
     lines = [describe_figure(f) for f in diff.figures]
+    lines += [describe_qualifier(q) for q in diff.qualifiers]
     if diff.title is not None:
         lines.append(f"headline rewritten: {diff.title.old!r} {ARROW} {diff.title.new!r}")
     if diff.added:

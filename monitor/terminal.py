@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .models import CheckEvent, Diff
-from .summary import describe_event, describe_figure
+from .summary import describe_event, describe_figure, describe_qualifier
 
 _EVENT_STYLE = {"new": "cyan", "unchanged": "dim", "cosmetic": "blue", "modified": "bold yellow",
                 "removed": "bold red", "restored": "green", "error": "red"}
@@ -36,6 +36,8 @@ def print_event(out: Console, event: CheckEvent) -> None:
 def print_diff_details(out: Console, diff: Diff, indent: str = "") -> None:
     for figure in diff.figures:
         out.print(Text(indent + describe_figure(figure), style="bold"))
+    for qualifier in diff.qualifiers:
+        out.print(Text(indent + describe_qualifier(qualifier), style="bold"))
     if diff.title is not None:
         out.print(Text(f"{indent}headline rewritten: {diff.title.old}", style="bold"))
         out.print(Text(f"{indent}                 -> {diff.title.new}", style="bold"))

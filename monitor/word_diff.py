@@ -8,6 +8,7 @@ currency and scale, percentages, clock times, dates: see :mod:`monitor.figures`)
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from difflib import SequenceMatcher
 from itertools import groupby
 from typing import NamedTuple
@@ -17,7 +18,7 @@ from monitor.models import WordOp
 from monitor.normalise import comparable_paragraph
 from monitor.sequence import opcodes
 
-_FIGURE_MARK = "\ue000"      # prefixes the comparison key of a figure token
+FIGURE_MARK = "\ue000"       # prefixes the comparison key of a figure token
 _WORD_TOKEN = re.compile(r"\w+(?:['’]\w+)*|\s+|[^\w\s]")
 _MAX_MATCHER_TOKENS = 20_000
 
@@ -33,8 +34,8 @@ def word_diff(old: str, new: str, old_figures: list[Figure] | None = None,
     rebuild both sentences exactly: the "=" and "-" parts concatenate to ``old``, "=" and "+" to ``new``.
     The figures of each sentence may be passed in when the caller already has them.
     """
-    a = _word_tokens(old, find_figures(old, with_context=False) if old_figures is None else old_figures)
-    b = _word_tokens(new, find_figures(new, with_context=False) if new_figures is None else new_figures)
+    a = word_tokens(old, find_figures(old, with_context=False) if old_figures is None else old_figures)
+    b = word_tokens(new, find_figures(new, with_context=False) if new_figures is None else new_figures)
     # Trim the common ends first: most edits touch a few words, and SequenceMatcher is the costly part.
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:
@@ -45,6 +46,7 @@ def word_diff(old: str, new: str, old_figures: list[Figure] | None = None,
     segments = [_Run(True, x, x, False) for x, _ in a[:head]]
     a_mid, b_mid = a[head:len(a) - tail], b[head:len(b) - tail]
     keys_a, keys_b = [k for _, k in a_mid], [k for _, k in b_mid]
+    codes: Sequence[tuple[str, int, int, int, int]]
     if len(keys_a) + len(keys_b) <= _MAX_MATCHER_TOKENS:
         # White space as junk: it may extend a match but never start one, which keeps edits in one piece.
         codes = SequenceMatcher(lambda key: key == " ", keys_a, keys_b, autojunk=False).get_opcodes()
@@ -52,12 +54,12 @@ def word_diff(old: str, new: str, old_figures: list[Figure] | None = None,
         codes = opcodes(keys_a, keys_b)        # a huge "sentence": the guarded, near-linear matcher
     for tag, i1, i2, j1, j2 in codes:
         if tag == "equal":
-            segments.extend(_Run(x == y, x, y, k.startswith(_FIGURE_MARK))
+            segments.extend(_Run(x == y, x, y, k.startswith(FIGURE_MARK))
                             for (x, k), (y, _) in zip(a_mid[i1:i2], b_mid[j1:j2], strict=True))
         else:
             old_part, new_part = a_mid[i1:i2], b_mid[j1:j2]
             figures_only = bool(old_part and new_part) and all(
-                k.startswith(_FIGURE_MARK) or k == " " for _, k in old_part + new_part)
+                k.startswith(FIGURE_MARK) or k == " " for _, k in old_part + new_part)
             segments.append(_Run(False, "".join(t for t, _ in old_part), "".join(t for t, _ in new_part),
                                  figures_only))
     segments += [_Run(True, x, x, False) for x, _ in a[len(a) - tail:]]
@@ -105,7 +107,7 @@ def _fold_short_equalities(segments: list[_Run]) -> list[_Run]:
     return stack
 
 
-def _word_tokens(sentence: str, figures: list[Figure]) -> list[tuple[str, str]]:
+def word_tokens(sentence: str, figures: list[Figure]) -> list[tuple[str, str]]:
     """(text, comparison key) tokens covering ``sentence`` exactly; a figure is one token."""
     tokens: list[tuple[str, str]] = []
 
@@ -120,7 +122,7 @@ def _word_tokens(sentence: str, figures: list[Figure]) -> list[tuple[str, str]]:
     pos = 0
     for figure in figures:
         plain(sentence[pos:figure.start])
-        tokens.append((figure.text, _FIGURE_MARK + figure.key))
+        tokens.append((figure.text, FIGURE_MARK + figure.key))
         pos = figure.end
     plain(sentence[pos:])
     return tokens

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from monitor.diff import diff_documents, diff_texts, figure_changes, word_diff
 from monitor.models import Diff, Document
+from monitor.qualifiers import QualifierChange, qualifier_changes
 from monitor.sentences import sentence_start, split_sentences
 
 HERE = Path(__file__).parent
@@ -64,6 +65,25 @@ def test_figure_pairs(case: dict[str, Any]) -> None:
         assert not (diff.figures or diff.added or diff.removed or diff.changed or diff.moved or diff.title)
     if diff.figures:
         assert diff.significance == "high"
+    found = qualifiers_of(diff)
+    if "qualifiers" in case:
+        assert [(q.value, q.old, q.new) for q in found] == \
+            [(q["value"], q["old"], q["new"]) for q in case["qualifiers"]]
+        for got_q, want_q in zip(found, case["qualifiers"], strict=True):
+            if "context_contains" in want_q:
+                assert got_q.context and want_q["context_contains"].lower() in got_q.context.lower()
+            assert got_q.figure in case["new"] and got_q.new_sentence == case["new"]
+    if found and not diff.figures:
+        assert diff.significance == "medium"
+
+
+def qualifiers_of(diff: Diff) -> list[QualifierChange]:
+    """The diff's qualifier changes: its ``qualifiers`` field once models.Diff has one, else computed
+    from its changed sentences as diff_texts does."""
+    listed = getattr(diff, "qualifiers", None)
+    if listed is not None:
+        return list(listed)
+    return [q for change in diff.changed for q in qualifier_changes(change.old, change.new)]
 
 
 def test_figure_pairs_table_is_big_enough() -> None:
@@ -141,7 +161,9 @@ def test_identical_documents_are_unchanged() -> None:
 
 def test_contract_shape_is_json() -> None:
     data = json.loads(json.dumps(revision("06").to_dict()))
-    assert list(data) == ["kind", "significance", "title", "figures", "added", "removed", "changed", "moved"]
+    contract = ["kind", "significance", "title", "figures", "added", "removed", "changed", "moved"]
+    assert list(data)[:len(contract)] == contract
+    assert set(list(data)[len(contract):]) <= {"qualifiers"}            # fields may be added, never removed
     assert set(data["figures"][0]) == {"old", "new", "old_value", "new_value", "unit", "qualifier_old",
                                        "qualifier_new", "context", "old_sentence", "new_sentence"}
     assert all(op in ("=", "-", "+") for change in data["changed"] for op, _ in change["words"])
@@ -183,6 +205,65 @@ def test_sentence_split_in_two_is_one_change() -> None:
     assert changed.new == "The army said 300 soldiers were captured. The rest retreated to the border."
 
 
+# One sentence split into several, or several merged into one, with the same content: one changed pair
+# whose word diff touches only the punctuation and joining words. (old, new, the edits of the word diff)
+SPLITS = [
+    ("The army said 300 soldiers were captured near the border town after a long battle, officials said.",
+     "The army said 300 soldiers were captured near the border town after a long battle. Officials said so.",
+     [("-", ", officials"), ("+", ". Officials"), ("+", " so")]),
+    ("Police said the fire started in the kitchen, and it spread quickly to the roof.",
+     "Police said the fire started in the kitchen. It spread quickly to the roof.",
+     [("-", ", and it"), ("+", ". It")]),
+    ("Police said the fire started in the kitchen, it spread quickly to the roof, and two people were hurt.",
+     "Police said the fire started in the kitchen. It spread quickly to the roof. Two people were hurt.",
+     [("-", ", it"), ("+", ". It"), ("-", ", and"), ("+", "."), ("-", "two"), ("+", "Two")]),
+]
+
+
+@pytest.mark.parametrize("direction", ["split", "merge"])
+@pytest.mark.parametrize(("one", "several", "edits"), SPLITS, ids=["short-clause", "two", "three"])
+def test_split_and_merge_are_one_changed_pair(one: str, several: str, edits: list[tuple[str, str]],
+                                              direction: str) -> None:
+    old, new = (one, several) if direction == "split" else (several, one)
+    diff = diff_texts(f"Intro stays.\n\n{old}\n\nOutro stays.", f"Intro stays.\n\n{new}\n\nOutro stays.")
+    assert diff.added == () and diff.removed == () and diff.moved == () and diff.figures == ()
+    (changed,) = diff.changed
+    assert (changed.old, changed.new) == (old, new)
+    removed = [text for op, text in edits if op == "-"]
+    added = [text for op, text in edits if op == "+"]
+    if direction == "merge":
+        removed, added = added, removed
+    assert [text for op, text in changed.words if op == "-"] == removed
+    assert [text for op, text in changed.words if op == "+"] == added
+
+
+def test_merge_across_a_paragraph_break() -> None:
+    old = "Intro stays.\n\nPolice said the fire started in the kitchen.\n\nIt spread quickly to the roof."
+    new = "Intro stays.\n\nPolice said the fire started in the kitchen and spread quickly to the roof."
+    diff = diff_texts(old, new)
+    assert diff.added == () and diff.removed == ()
+    (changed,) = diff.changed
+    assert [op for op in changed.words if op[0] != "="] == [("-", ". It"), ("+", " and")]
+
+
+def test_split_with_a_figure_change_reports_the_figure() -> None:
+    old = "Intro.\n\nThe army said 300 soldiers were captured. The rest retreated to the border."
+    new = "Intro.\n\nThe army said 400 soldiers were captured and the rest retreated to the border."
+    diff = diff_texts(old, new)
+    assert diff.added == () and diff.removed == () and len(diff.changed) == 1
+    assert [(f.old_value, f.new_value) for f in diff.figures] == [(300, 400)]
+
+
+def test_a_genuinely_new_sentence_after_a_kept_one_is_added() -> None:
+    old = "Intro.\n\nThe minister resigned on Friday after a long scandal about expenses, his office said."
+    new = ("Intro.\n\nThe minister resigned on Friday after a long scandal about expenses, his office said "
+           "on Saturday. A successor will be named next week.")
+    diff = diff_texts(old, new)
+    assert diff.added == ("A successor will be named next week.",)
+    (changed,) = diff.changed
+    assert changed.new.endswith("on Saturday.")
+
+
 def test_moved_and_edited_sentence_is_changed_not_added() -> None:
     old = "Alpha leads here.\n\nBeta follows.\n\nAt least 1,000 troops were killed near the river."
     new = "At least 1,500 troops were killed near the river.\n\nAlpha leads here.\n\nBeta follows."
@@ -209,6 +290,86 @@ def test_cosmetic_sentence_inside_a_modified_text_is_not_reported() -> None:
 def test_figure_changes_direct() -> None:
     (change,) = figure_changes("The toll rose to 45.", "The toll rose to 52.")
     assert (change.old, change.new, change.context) == ("45", "52", "toll")
+
+
+# --- headlines ----------------------------------------------------------------------------------------
+
+def test_figures_in_an_edited_headline_are_figure_changes() -> None:
+    old_title, new_title = "1,000 killed in floods in Kerala", "1,500 killed in floods in Kerala"
+    diff = diff_texts("The body did not change.", "The body did not change.", old_title=old_title,
+                      new_title=new_title)
+    assert diff.title is not None and diff.significance == "high"
+    (figure,) = diff.figures
+    assert (figure.old, figure.new, figure.old_value, figure.new_value) == ("1,000", "1,500", 1000, 1500)
+    assert (figure.old_sentence, figure.new_sentence) == (old_title, new_title)
+    assert figure.context and "killed" in figure.context
+
+
+def test_headline_figures_come_first_then_the_body() -> None:
+    diff = diff_texts("Officials counted 12 bodies.", "Officials counted 15 bodies.",
+                      old_title="Floods: 1,000 dead", new_title="Floods: 1,200 dead")
+    assert [(f.old_value, f.new_value, f.old_sentence) for f in diff.figures] == [
+        (1000, 1200, "Floods: 1,000 dead"), (12, 15, "Officials counted 12 bodies.")]
+
+
+def test_a_rewritten_headline_reports_no_figure_change() -> None:
+    diff = diff_texts("Same.", "Same.", old_title="1,000 killed in floods in Kerala",
+                      new_title="Army sends 5,000 troops as Kerala rain eases")
+    assert diff.title is not None and diff.figures == ()
+
+
+def test_qualifier_change_in_a_headline() -> None:
+    old_title, new_title = "At least 1,000 killed in floods", "More than 1,000 killed in floods"
+    assert qualifier_changes(old_title, new_title)[0].old == "at least"
+    diff = diff_texts("Same.", "Same.", old_title=old_title, new_title=new_title)
+    assert diff.title is not None and diff.figures == () and diff.significance == "high"
+    if hasattr(diff, "qualifiers"):
+        assert [(q.old, q.new, q.old_sentence) for q in diff.qualifiers] == [("at least", "more than", old_title)]
+
+
+def test_headline_figure_formatting_is_not_a_title_change() -> None:
+    diff = diff_texts("Same.", "Same.", old_title="1,000 killed", new_title="1000 killed")
+    assert diff.kind == "unchanged" or diff.kind == "cosmetic"
+    assert diff.title is None and diff.figures == ()
+
+
+# --- qualifier changes --------------------------------------------------------------------------------
+
+def test_qualifier_changes_direct() -> None:
+    old = "At least 1,000 of the 11,000 troops deployed had been killed."
+    new = "More than 1,000 of the 11,000 troops deployed had been killed."
+    (change,) = qualifier_changes(old, new)
+    assert (change.figure, change.value, change.old, change.new) == ("1,000", 1000, "at least", "more than")
+    assert change.context and "killed" in change.context
+    assert (change.old_sentence, change.new_sentence) == (old, new)
+    assert change.to_dict() == {"figure": "1,000", "value": 1000, "old": "at least", "new": "more than",
+                                "context": change.context, "old_sentence": old, "new_sentence": new}
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("Some 300 people fled.", "Up to 300 people fled.", [("some", "up to")]),
+    ("300 people fled.", "As many as 300 people fled.", [(None, "as many as")]),
+    ("Nearly 300 people fled.", "300 people fled.", [("nearly", None)]),
+    ("Nearly 300 people fled.", "Almost 300 people fled.", []),           # the same meaning
+    ("At least 300 people fled.", "At least 300 people fled the city.", []),
+    ("At least 300 people fled.", "At least 400 people fled.", []),      # a figure change, not this
+    ("At least $5m was raised.", "More than £5m was raised.", []),       # another currency: another value
+    ("About 12% voted.", "Fewer than 12 per cent voted.", [("about", "fewer than")]),
+    ("At least 1,500 soldiers.", "More than 1500 soldiers.", [("at least", "more than")]),
+])
+def test_qualifier_changes_cases(old: str, new: str, expected: list[tuple[str | None, str | None]]) -> None:
+    assert [(q.old, q.new) for q in qualifier_changes(old, new)] == expected
+
+
+def test_qualifier_change_alone_is_medium() -> None:
+    diff = diff_texts("At least 1,000 soldiers have been killed.", "More than 1,000 soldiers have been killed.")
+    assert diff.kind == "modified" and diff.figures == () and diff.significance == "medium"
+
+
+@given(st.text(), st.text())
+def test_qualifier_changes_never_raise(a: str, b: str) -> None:
+    for change in qualifier_changes(a, b):
+        assert change.figure in b and change.old != change.new
 
 
 # --- word diff ----------------------------------------------------------------------------------------
@@ -383,3 +544,11 @@ def test_opcodes_guard_finds_a_move_in_repeated_content(monkeypatch: pytest.Monk
     b = a[1:] + a[:1]                          # the first paragraph moved to the end
     ops = sequence.opcodes(a, b)
     assert _check_opcodes(a, b, ops) == len(a) - 1
+
+
+def test_a_qualifier_change_is_listed_on_the_diff_not_as_a_figure() -> None:
+    diff = diff_texts("Police said at least 20 people were hurt.", "Police said more than 20 people were hurt.")
+    assert diff.figures == () and diff.significance == "medium"
+    [change] = diff.qualifiers
+    assert (change.figure, change.value, change.old, change.new) == ("20", 20, "at least", "more than")
+    assert diff.to_dict()["qualifiers"][0]["new"] == "more than"

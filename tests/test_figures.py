@@ -68,7 +68,12 @@ PARSED = [
     ("at 10 a.m. local time", "10 a.m.", 1000, None, None, "time"),
     ("at 3pm", "3pm", 1500, None, None, "time"),
     ("at 10:30", "10:30", 1030, None, None, "time"),
-    ("at 1430 GMT", "1430 GMT", 1430, None, None, "time"),
+    ("at 1430 GMT", "1430", 1430, None, None, "time"),
+    ("at 0200 local time", "0200", 200, None, None, "time"),
+    ("( 0900 )", "0900", 900, None, None, "time"),
+    ("$ 30.000 USD", "$ 30.000 USD", 30000, "USD", None, "money"),
+    ("US$ 1", "US$ 1", 1, "USD", None, "money"),
+    ("70 , 725 large photos", "70 , 725", 70725, None, None, "number"),
     ("on February 24, 2022", "February 24, 2022", 20220224, None, None, "date"),
     ("on 24 February 2022", "24 February 2022", 20220224, None, None, "date"),
     ("on Feb. 24", "Feb. 24", 224, None, None, "date"),
@@ -79,6 +84,15 @@ PARSED = [
     ("2000 troops", "2000", 2000, None, None, "number"),
     ("it rose to 2000", "2000", 2000, None, None, "number"),
     ("the 21st attack", "21st", 21, None, None, "ordinal"),
+    ("the eleventh case", "eleventh", 11, None, None, "ordinal"),
+    ("the twenty-first century", "twenty-first", 21, None, None, "ordinal"),
+    ("his second term", "second", 2, None, None, "ordinal"),
+    ("one second later", "one", 1, "seconds", None, "number"),           # a unit, not an ordinal
+    ("a 30-second clip", "30", 30, "seconds", None, "number"),
+    ("for upto 14 days", "14", 14, "days", "up to", "number"),
+    ("at least an 8.5 GPA", "8.5", 8.5, None, "at least", "number"),
+    ("at least a dozen people", "a dozen", 12, None, "at least", "number"),
+    ("$ 5 million", "$ 5 million", 5000000, "USD", None, "money"),
 ]
 
 
@@ -90,6 +104,18 @@ def test_parsed(sentence: str, text: str, value: float, unit: str | None, qualif
     assert (figure.text, figure.value, figure.unit, figure.qualifier, figure.kind) == \
         (text, value, unit, qualifier, kind)
     assert sentence[figure.start:figure.end] == figure.text
+
+
+def test_time_zone_stays_outside_the_figure() -> None:
+    (figure,) = find_figures("at 14:30 GMT")
+    assert (figure.text, figure.kind) == ("14:30", "time")
+    assert [f.kind for f in find_figures("a 007 agent")] == ["number"]    # no zone: not a time
+
+
+def test_comma_separated_numbers_stay_apart() -> None:
+    """Only a tokeniser writes " , " inside a number; "258, 753" is a list of two (as "On May 3, 150")."""
+    assert [f.value for f in find_figures("258, 753 photos")] == [258, 753]
+    assert [(f.kind, f.value) for f in find_figures("On May 3, 150 people")] == [("date", 503), ("number", 150)]
 
 
 def test_values_are_ints_when_integral() -> None:
