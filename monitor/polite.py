@@ -9,8 +9,8 @@ check pipeline and discovery use it unchanged. For each fetch, in order:
 3. robots.txt is asked (``RobotsCache``; fetched at most once per origin per 24 h): a disallowed URL
    raises ``RobotsDisallowed``, an unreachable robots.txt ``HostDeferred``;
 4. the request goes out through ``fetch_with_retries``; every request to a host, robots.txt, redirect
-   hops and retries included, first waits its turn at the ``HostPacer``, ``max(per_host_delay,
-   Crawl-delay)`` after the previous one started;
+   hops and retries included, first waits its turn at the ``HostGate``: one request at a time per host,
+   ``max(per_host_delay, Crawl-delay)`` after the previous one ended;
 5. a transient failure counts against the host (``HostHealth.record_failure`` with the Retry-After);
    any answer counts for it.
 
@@ -18,7 +18,8 @@ How every hop is covered: ``GuardedFetcher.check_url`` runs before every request
 ``RobotsFetcher`` send, on the thread that sends it; ``PoliteFetcher`` puts the URL's guard and pacing
 in a thread-local context there, so redirects and robots.txt are guarded and paced like the first hop.
 The first hop of an article is paced before ``Fetcher.fetch`` starts its clock, so time spent waiting
-for the host's turn never eats into the request's total deadline.
+for the host's turn never eats into the request's total deadline. A turn ends when the next hop begins
+(the previous response has been read by then) or when the fetch returns; never during a retry's backoff.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ import httpx
 from monitor.errors import FetchCancelled, FetchError, HostDeferred, NotFetched, RobotsDisallowed
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import FetchResult, Validators
-from monitor.politeness import HostHealth, HostPacer, fetch_with_retries, is_transient, retry_after_seconds
+from monitor.politeness import HostHealth, fetch_with_retries, is_transient, retry_after_seconds
 from monitor.robots import RobotsCache, RobotsFetcher, fetcher_robots
 
-__all__ = ["Guard", "GuardedFetcher", "PoliteFetcher", "host_key", "pacing_margin"]
+__all__ = ["Guard", "GuardedFetcher", "HostGate", "PoliteFetcher", "host_key", "pacing_margin"]
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,48 @@ def host_key(url: str) -> str:
 
 
 def pacing_margin(delay: float) -> float:
-    """Extra spacing on top of ``delay``: requests are spaced when they start here, but a server logs them
-    when they arrive, and a fresh connection (robots.txt has its own client) arrives later than a reused
-    one. 10% of the delay, at most 0.1 s, absorbs that without slowing anything noticeably."""
-    return min(0.1, 0.1 * delay)
+    """A hair on top of ``delay`` for clock granularity; the spacing itself is guaranteed by ``HostGate``."""
+    return min(0.02, 0.1 * delay)
+
+
+class HostGate:
+    """One request at a time per host, each sent at least ``delay`` seconds after the previous one *ended*.
+
+    Why not ``HostPacer`` (start to start): a server sees a request when it arrives, and the time between
+    our "go" and the arrival varies (a cold connection, a first request's lazy set-up, a busy machine).
+    Measured under a loaded test run with a 0.5 s delay paced start to start: 0.43 s between two arrivals.
+    Counted from the end of the previous response, the spacing holds at the server whatever the
+    latencies: it received the previous request before it answered it, and the next one leaves after
+    that. It costs one response time per request, a few percent at the usual delays. A lock per host
+    also keeps one request at a time across jobs (a feed read and an article check of one site).
+    """
+
+    def __init__(self, stopping: threading.Event, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stopping = stopping
+        self._clock = clock
+        self._locks: dict[str, threading.Lock] = {}
+        self._ended: dict[str, float] = {}
+        self._guard = threading.Lock()
+
+    def enter(self, host: str, delay: float) -> bool:
+        """Wait for ``host``'s turn and take it; False (holding nothing) when the daemon stops meanwhile."""
+        with self._guard:
+            lock = self._locks.setdefault(host, threading.Lock())
+        while not lock.acquire(timeout=0.1):
+            if self._stopping.is_set():
+                return False
+        wait = self._ended.get(host, float("-inf")) + delay - self._clock()
+        if wait > 0:
+            self._stopping.wait(wait)
+        if self._stopping.is_set():
+            lock.release()
+            return False
+        return True
+
+    def leave(self, host: str) -> None:
+        """The request to ``host`` is over (answered or failed): the next one may be sent ``delay`` from now."""
+        self._ended[host] = self._clock()
+        self._locks[host].release()
 
 
 @dataclass
@@ -84,7 +123,9 @@ class _Hop:
 
     guard: Guard | None
     pace: Callable[[str], None]
+    robots: Callable[[str], None] | None = None    # raises for a redirect target robots.txt forbids
     skip_next_pace: bool = False
+    held: str | None = None                        # the host whose turn this thread holds
 
 
 class GuardedFetcher(Fetcher):
@@ -111,9 +152,13 @@ class GuardedFetcher(Fetcher):
         if hop.guard is not None:
             hop.guard(url)
         if hop.skip_next_pace:
-            hop.skip_next_pace = False       # the first hop was paced before the fetch began
-        else:
-            hop.pace(url)
+            hop.skip_next_pace = False       # the first hop was asked of robots.txt and paced already
+            return
+        # A redirect target is a URL of its own: its site's robots.txt decides (RFC 9309 applies per URL).
+        # robots.txt requests themselves are exempt, which also keeps the cache from re-entering itself.
+        if hop.robots is not None and urlsplit(url).path != "/robots.txt":
+            hop.robots(url)
+        hop.pace(url)         # ends the previous hop's turn (its response is read) and takes this one
 
 
 class PoliteFetcher:
@@ -127,7 +172,7 @@ class PoliteFetcher:
     def __init__(self, fetcher: GuardedFetcher, *, per_host_delay: float, concurrency: int = 16,
                  guard_of: Callable[[str], Guard | None] = lambda url: None,
                  robots: RobotsCache | None = None, health: HostHealth | None = None,
-                 pacer: HostPacer | None = None, stopping: threading.Event | None = None,
+                 stopping: threading.Event | None = None,
                  clock: Callable[[], float] = time.time, attempts: int = 3, retry_base: float = 1.0,
                  robots_transport: httpx.BaseTransport | None = None) -> None:
         self.fetcher = fetcher
@@ -136,7 +181,7 @@ class PoliteFetcher:
         self.guard_of = guard_of
         self.stopping = stopping or threading.Event()
         self.health = health or HostHealth()
-        self.pacer = pacer or HostPacer(sleep=self._sleep)
+        self.gate = HostGate(self.stopping)
         self._robots_fetcher: RobotsFetcher | None = None
         if robots is None:
             self._robots_fetcher = fetcher_robots(fetcher, transport=robots_transport)
@@ -173,15 +218,35 @@ class PoliteFetcher:
     def delay_for(self, host: str) -> float:
         return max(self.per_host_delay, self._crawl_delays.get(host, 0.0))
 
-    def _pace(self, url: str) -> None:
-        """Wait for the host's turn, then claim it for one request (called just before each request)."""
+    def _pace(self, url: str, hop: _Hop) -> None:
+        """End this thread's current turn, if any, then wait for ``url``'s host and take its turn."""
+        self._release(hop)
         host = host_key(url)
         delay = self.delay_for(host)
         self._cancel_if_stopping(url)
-        self.pacer.wait(host, delay + pacing_margin(delay))
-        self._cancel_if_stopping(url)
+        if not self.gate.enter(host, delay + pacing_margin(delay)):
+            self._cancel_if_stopping(url)
+        hop.held = host
         with self._count:
             self.requests += 1
+
+    def _release(self, hop: _Hop) -> None:
+        if hop.held is not None:
+            host, hop.held = hop.held, None
+            self.gate.leave(host)
+
+    def _robots_gate(self, url: str, hop: _Hop) -> None:
+        """Raise unless robots.txt lets us fetch ``url`` now; remembers the host's Crawl-delay."""
+        try:
+            decision = self.robots.check(url)
+        finally:
+            self._release(hop)           # a robots.txt request, if one was sent, is over
+        if decision.crawl_delay is not None:
+            self._crawl_delays[host_key(url)] = decision.crawl_delay
+        if not decision.allowed:
+            if decision.retry_at is not None:
+                raise HostDeferred(url, decision.reason, decision.retry_at)
+            raise RobotsDisallowed(url, decision.reason)
 
     def _cancel_if_stopping(self, url: str) -> None:
         if self.stopping.is_set():
@@ -206,40 +271,46 @@ class PoliteFetcher:
     def _fetch(self, url: str, validators: Validators, options: dict[str, Any]) -> FetchResult:
         self._cancel_if_stopping(url)
         host = host_key(url)
-        hop = _Hop(guard=self.guard_of(url), pace=self._pace)
+        hop = _Hop(guard=self.guard_of(url), pace=lambda u: self._pace(u, hop),
+                   robots=lambda u: self._robots_gate(u, hop))
         with self.fetcher.hops(hop):
-            # The guard first: not even robots.txt is asked of a host a discovered URL may not reach.
-            if hop.guard is not None:
-                hop.guard(url)
-            now = self.clock()
-            if not self.health.ready(host, now):
-                retry_at = self.health.next_allowed(host)
-                raise HostDeferred(url, f"host {host} is backing off after failures; next try in "
-                                        f"{retry_at - now:.0f} s", retry_at)
-            decision = self.robots.check(url)
-            if decision.crawl_delay is not None:
-                self._crawl_delays[host] = decision.crawl_delay
-            if not decision.allowed:
-                if decision.retry_at is not None:
-                    raise HostDeferred(url, decision.reason, decision.retry_at)
-                raise RobotsDisallowed(url, decision.reason)
-
-            def attempt() -> FetchResult:
-                self._pace(url)
-                hop.skip_next_pace = True
-                return self.fetcher.fetch(url, validators, **options)
-
             try:
-                result = fetch_with_retries(attempt, attempts=self.attempts, base_delay=self.retry_base,
-                                            sleep=self._sleep, now=lambda: datetime.fromtimestamp(self.clock(), UTC))
-            except FetchCancelled:
-                raise
-            except FetchError as exc:
-                if is_transient(exc):
-                    now = self.clock()
-                    until = self.health.record_failure(host, now, retry_after_seconds(exc))
-                    if until > now:
-                        log.info("%s: host backs off for %.0f s", host, until - now)
-                raise
+                return self._fetch_in(url, host, validators, options, hop)
+            finally:
+                self._release(hop)
+
+    def _fetch_in(self, url: str, host: str, validators: Validators, options: dict[str, Any],
+                  hop: _Hop) -> FetchResult:
+        # The guard first: not even robots.txt is asked of a host a discovered URL may not reach.
+        if hop.guard is not None:
+            hop.guard(url)
+        now = self.clock()
+        if not self.health.ready(host, now):
+            retry_at = self.health.next_allowed(host)
+            raise HostDeferred(url, f"host {host} is backing off after failures; next try in "
+                                    f"{retry_at - now:.0f} s", retry_at)
+        self._robots_gate(url, hop)
+
+        def attempt() -> FetchResult:
+            self._pace(url, hop)
+            hop.skip_next_pace = True
+            try:
+                return self.fetcher.fetch(url, validators, **options)
+            finally:
+                # Over, answered or not: a retry's backoff must not hold the host's turn.
+                self._release(hop)
+
+        try:
+            result = fetch_with_retries(attempt, attempts=self.attempts, base_delay=self.retry_base,
+                                        sleep=self._sleep, now=lambda: datetime.fromtimestamp(self.clock(), UTC))
+        except FetchCancelled:
+            raise
+        except FetchError as exc:
+            if is_transient(exc):
+                now = self.clock()
+                until = self.health.record_failure(host, now, retry_after_seconds(exc))
+                if until > now:
+                    log.info("%s: host backs off for %.0f s", host, until - now)
+            raise
         self.health.record_success(host)
         return result

@@ -61,9 +61,11 @@ def test_a_second_daemon_exits_at_once_naming_the_first(tmp_path: Path) -> None:
             time.sleep(0.05)
         started = time.monotonic()
         second = subprocess.run([*NEWSMON, "run", "-c", str(config)], capture_output=True, text=True, timeout=20)
-        assert second.returncode != 0
-        assert f"PID {first.pid}" in second.stderr
-        assert time.monotonic() - started < 5
+        took = time.monotonic() - started
+        assert second.returncode != 0, second.stderr
+        assert f"PID {first.pid}" in second.stderr, second.stderr
+        # "At once": the interpreter's start-up (about 1 s here, more on a loaded machine), no waiting.
+        assert took < 8, took
         assert first.poll() is None               # the first one is not disturbed
     finally:
         first.terminate()

@@ -8,13 +8,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from monitor.errors import FetchCancelled, FetchError, HostDeferred, HTTPStatusError, RobotsDisallowed
 from monitor.fetch import FetchSettings
-from monitor.models import FetchResult, Validators
+from monitor.models import Validators
 from monitor.polite import GuardedFetcher, PoliteFetcher, host_key, pacing_margin
 from monitor.urls import guard_for
 
@@ -225,36 +226,62 @@ def test_stopping_cancels_waits_and_new_fetches(server: Server, polite: PoliteFe
 
 
 def test_pacing_margin_is_small() -> None:
-    assert pacing_margin(0.5) == pytest.approx(0.05)
-    assert pacing_margin(10.0) == 0.1
+    assert pacing_margin(0.5) == pytest.approx(0.02)
+    assert pacing_margin(10.0) == 0.02
     assert pacing_margin(0.0) == 0.0
     assert host_key("http://Example.COM:8080/x") == "example.com"
     assert host_key("http://localhost:1/") == host_key("http://127.0.0.1:2/") == host_key("http://[::1]/")
 
 
-def test_the_global_concurrency_limit_holds(server: Server) -> None:
-    server.robots("")
-    server.page("/a")
+def test_the_global_concurrency_limit_holds() -> None:
     in_flight, peak = [0], [0]
     lock = threading.Lock()
 
-    class Slow(GuardedFetcher):
-        def fetch(self, url: str, validators: Validators = Validators(), **options: object) -> FetchResult:  # noqa: B008
-            with lock:
-                in_flight[0] += 1
-                peak[0] = max(peak[0], in_flight[0])
-            time.sleep(0.2)
-            try:
-                return super().fetch(url, validators, **options)  # type: ignore[arg-type]
-            finally:
-                with lock:
-                    in_flight[0] -= 1
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/robots.txt":
+            return httpx.Response(404)
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        return httpx.Response(200, html=PAGE)
 
-    with PoliteFetcher(Slow(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0, concurrency=2) as polite:
-        # PoliteFetcher itself does not serialise a host (run_per_host does): only the limit can bind here.
-        threads = [threading.Thread(target=polite.fetch, args=(server.url("/a"),)) for _ in range(5)]
+    transport = httpx.MockTransport(handler)
+    fetcher = GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)"), transport=transport)
+    with PoliteFetcher(fetcher, per_host_delay=0, concurrency=2, robots_transport=transport) as polite:
+        urls = [f"https://site{i}.example/a" for i in range(5)]       # five hosts: only the limit binds
+        threads = [threading.Thread(target=polite.fetch, args=(u,)) for u in urls]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
     assert peak[0] == 2
+
+
+def test_a_redirect_into_a_disallowed_path_is_not_followed(server: Server, polite: PoliteFetcher) -> None:
+    server.robots("User-agent: *\nDisallow: /private\n")
+    server.routes["/go"] = lambda request: Response(status=302, headers={"Location": "/private/x"})
+    server.page("/private/x")
+    with pytest.raises(RobotsDisallowed, match="disallowed"):
+        polite.fetch(server.url("/go"))
+    assert server.paths() == ["/robots.txt", "/go"]
+
+
+def test_spacing_counts_from_the_end_of_a_slow_response(server: Server, polite: PoliteFetcher) -> None:
+    server.robots("")
+
+    def slow(request: Request) -> Response:
+        time.sleep(0.4)                            # longer than the 0.3 s delay
+        return Response(PAGE, content_type="text/html")
+    server.routes["/slow"] = slow
+    server.page("/fast")
+    threads = [threading.Thread(target=polite.fetch, args=(server.url(p),)) for p in ("/slow", "/fast")]
+    threads[0].start()
+    time.sleep(0.1)
+    threads[1].start()
+    for t in threads:
+        t.join()
+    assert server.paths() == ["/robots.txt", "/slow", "/fast"]
+    assert server.gaps()[-1] >= 0.4 + 0.3           # the response time, then the delay
