@@ -32,11 +32,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.check import ArticleChecker, Fetched, fetch_settings, utc_now
 from monitor.config import ArticleTarget, Config, SourceConfig, _url_key
-from monitor.errors import FetchCancelled, HostDeferred, RobotsDisallowed
+from monitor.errors import HostDeferred, RobotsDisallowed
 from monitor.fetch import Fetcher
 from monitor.lock import StorageLock, acquire
 from monitor.models import CheckEvent, Validators
-from monitor.polite import Guard, GuardedFetcher, PoliteFetcher, host_key
+from monitor.polite import CANCELLED, Guard, GuardedFetcher, PoliteFetcher, host_key
 from monitor.robots import DEFAULT_TTL
 from monitor.schedule import next_check
 from monitor.store import ArticleState, Store
@@ -52,14 +52,13 @@ DISCOVERY_DEFAULT = 600.0    # how often feeds are read when the source sets no 
 DISCOVERY_MIN = 10.0         # ... and at most this often, even with "interval: 2s"
 PER_HOST_PER_BATCH = 5       # one slow host must not hold a whole batch
 CHANGES = frozenset({"new", "modified", "cosmetic", "removed", "restored"})
-_CANCELLED = FetchCancelled("", "not fetched: newsmon is shutting down").reason
 
 
 class DaemonChecker(ArticleChecker):
     """An ``ArticleChecker`` that does not record checks cancelled by a shutdown: they simply stay due."""
 
     def _event(self, fetched: Fetched, state: ArticleState | None) -> CheckEvent:
-        if fetched.error == _CANCELLED:
+        if fetched.error == CANCELLED:
             return CheckEvent(url=fetched.target.url, source=fetched.target.source, event="error",
                               error=fetched.error, checked_at=fetched.started_at)
         return super()._event(fetched, state)
@@ -128,6 +127,7 @@ class Daemon:
         now = self.clock()
         due = sched.due_articles(self.store, now=now, sources_wanted=list(self.sources), limit=self.batch_size)
         batch: dict[str, sched.DueArticle] = {}
+        self._source_of = {}                       # only this batch's URLs are being fetched
         per_host: dict[str, int] = {}
         deferred: dict[float, list[str]] = {}
         wall = time.time()
@@ -147,7 +147,7 @@ class Daemon:
 
     def _after(self, article: sched.DueArticle, event: CheckEvent) -> None:
         """Log one check and plan the next."""
-        if event.error == _CANCELLED:
+        if event.error == CANCELLED:
             return                                   # stays due: checked after the next start
         level = logging.WARNING if event.event == "error" else logging.INFO
         log.log(level, "%s %s%s", event.event, event.url,
@@ -187,12 +187,14 @@ class Daemon:
             sched.record_feed(self.store, url, name, now=now, validators=validators,
                               found=found if url in result.fetched else None)
         for error in result.errors:
-            if error.endswith(_CANCELLED):
+            if error.endswith(CANCELLED):
                 continue                             # a shutdown, not a broken feed: nothing to remember
             failed = next((u for u in (*source.feeds, *source.sitemaps) if error.startswith(u)), None)
             if failed is not None:
                 sched.record_feed(self.store, failed, name, now=now, error=error[len(failed):].lstrip(": "))
             log.warning("discovery for %s: %s", name, error, extra={"source": name})
+        for url in (*source.feeds, *source.sitemaps):
+            self.polite.refusals.pop(url, None)      # kept for article checks only
         items = [(a.url, name, a.date) for a in result.articles]
         added = sched.add_articles(self.store, items, now=now, discovered=True)
         log.info("%s: %d article(s) listed, %d new, %d rejected", name, len(items), added,

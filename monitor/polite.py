@@ -43,11 +43,12 @@ from monitor.models import FetchResult, Validators
 from monitor.politeness import HostHealth, fetch_with_retries, is_transient, retry_after_seconds
 from monitor.robots import RobotsCache, RobotsFetcher, fetcher_robots
 
-__all__ = ["Guard", "GuardedFetcher", "HostGate", "PoliteFetcher", "host_key", "pacing_margin"]
+__all__ = ["CANCELLED", "Guard", "GuardedFetcher", "HostGate", "PoliteFetcher", "host_key", "pacing_margin"]
 
 log = logging.getLogger(__name__)
 
 Guard = Callable[[str], None]     # raises FetchError for a URL that must not be requested
+CANCELLED = "not fetched: newsmon is shutting down"    # the reason of every FetchCancelled
 
 
 def host_key(url: str) -> str:
@@ -250,7 +251,7 @@ class PoliteFetcher:
 
     def _cancel_if_stopping(self, url: str) -> None:
         if self.stopping.is_set():
-            raise FetchCancelled(url, "not fetched: newsmon is shutting down")
+            raise FetchCancelled(url, CANCELLED)
 
     # -- fetching --------------------------------------------------------------------------------
 
