@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .boilerplate import MIN_ARTICLES, MIN_PERCENT, RunBoilerplate, line_keys, strip_boilerplate
@@ -36,6 +37,12 @@ from .normalise import fingerprint
 from .store import ArticleState, CheckRecord, NewVersion, Store
 
 Clock = Callable[[], datetime]
+
+
+class PageFetcher(Protocol):
+    """What a check needs of a fetcher: ``monitor.fetch.Fetcher``, or the daemon's ``PoliteFetcher``."""
+
+    def fetch(self, url: str, validators: Validators) -> FetchResult: ...
 
 
 def utc_now() -> datetime:
@@ -104,7 +111,7 @@ def apply_ignore(document: Document, patterns: Sequence[re.Pattern[str]]) -> Doc
 class ArticleChecker:
     """Checks a batch of articles against the store. Reusable across runs (the daemon keeps one)."""
 
-    def __init__(self, config: Config, store: Store, fetcher: Fetcher, *, clock: Clock = utc_now) -> None:
+    def __init__(self, config: Config, store: Store, fetcher: PageFetcher, *, clock: Clock = utc_now) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
@@ -162,7 +169,7 @@ class ArticleChecker:
         target = fetched.target
         url, source = target.url, target.source
         latest = state.latest_version if state else None
-        base = {"url": url, "source": source, "checked_at": fetched.started_at}
+        base: dict[str, Any] = {"url": url, "source": source, "checked_at": fetched.started_at}
 
         def fail(reason: str, pending_fingerprint: str | None = None) -> CheckEvent:
             # The body hash is not recorded: the same bytes next time must be looked at again, not
@@ -278,7 +285,7 @@ class ArticleChecker:
 
 
 def check_articles(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
-                   fetcher: Fetcher | None = None, clock: Clock = utc_now) -> Iterator[CheckEvent]:
+                   fetcher: PageFetcher | None = None, clock: Clock = utc_now) -> Iterator[CheckEvent]:
     """Check ``targets`` once. Opens (and closes) a fetcher from the config unless one is given."""
     if fetcher is not None:
         yield from ArticleChecker(config, store, fetcher, clock=clock).run(targets)

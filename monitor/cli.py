@@ -14,10 +14,10 @@ import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,6 +27,9 @@ from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
 from .models import CheckEvent, Document
 from .terminal import print_diff_details, print_event
+
+if TYPE_CHECKING:
+    from .check import PageFetcher
 
 EXIT_ERRORS_IN_RUN = 1
 EXIT_USAGE = 2
@@ -102,12 +105,14 @@ def check(
     config_path: ConfigOption = DEFAULT_CONFIG,
     source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source.")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text, or json (JSON Lines).")] = TextOrJson.text,
+    polite: Annotated[bool, typer.Option("--polite", help="Honour robots.txt, retry and back off, as `run` does.")]
+    = False,
 ) -> None:
     """Check every configured article once, store new versions and report the changes.
 
     Example: newsmon check -c config.yaml --format json
     """
-    from .check import check_articles, utc_now
+    from .check import check_articles, fetch_settings, utc_now
     from .report import write_run_reports
 
     config = read_config(config_path, required=True)
@@ -118,8 +123,14 @@ def check(
     started = utc_now()
     events: list[CheckEvent] = []
     show_progress = format is TextOrJson.text and len(targets) >= 20 and err.is_terminal
-    with opened_store(config) as store:
-        stream = check_articles(config, store, targets)
+    fetcher_context: AbstractContextManager[PageFetcher | None] = nullcontext(None)
+    if polite:
+        from .polite import GuardedFetcher, PoliteFetcher
+
+        fetcher_context = PoliteFetcher(GuardedFetcher(fetch_settings(config)), per_host_delay=config.per_host_delay,
+                                        concurrency=config.concurrency)
+    with opened_store(config) as store, fetcher_context as fetcher:
+        stream = check_articles(config, store, targets, fetcher=fetcher)
         if show_progress:
             from rich.progress import Progress
 
@@ -249,10 +260,10 @@ def extract(
     except MonitorError as exc:
         fail(f"{page}: {exc}" if not str(exc).startswith(page) else str(exc))
     if format is TextOrJson.json:
-        data = document.to_dict()
-        if data["url"] is None and _is_url(page):
-            data["url"] = page
-        print_json(data)
+        fields = document.to_dict()
+        if fields["url"] is None and _is_url(page):
+            fields["url"] = page
+        print_json(fields)
     else:
         out.print(Text(document.title, style="bold"))
         out.print()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -33,7 +33,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.check import ArticleChecker, Fetched, fetch_settings, utc_now
 from monitor.config import ArticleTarget, Config, SourceConfig, _url_key
 from monitor.errors import HostDeferred, RobotsDisallowed
-from monitor.fetch import Fetcher
 from monitor.lock import StorageLock, acquire
 from monitor.models import CheckEvent, Validators
 from monitor.polite import CANCELLED, Guard, GuardedFetcher, PoliteFetcher, host_key
@@ -80,8 +79,7 @@ class Daemon:
         # PoliteFetcher spaces every request to a host; run_per_host need only keep one check per host at
         # a time. Its own delay would hold unstarted work in a sleep a shutdown cannot cut short.
         paced = config.model_copy(update={"per_host_delay": 0.0})
-        # ArticleChecker is typed for a Fetcher but only calls .fetch(url, validators), which this has.
-        self.checker = DaemonChecker(paced, store, cast(Fetcher, polite), clock=clock)
+        self.checker = DaemonChecker(paced, store, polite, clock=clock)
         self.sources = {s.name: s for s in config.sources}
         self._trusted = {_url_key(u) for s in config.sources for u in (*s.urls, *s.feeds, *s.sitemaps)}
         self._source_of: dict[str, str] = {}      # discovered URL -> its source, for its guard

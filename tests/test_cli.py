@@ -170,3 +170,23 @@ def test_every_command_is_documented_in_the_readme() -> None:
     assert len(commands) >= 6
     for name in commands:
         assert re.search(rf"newsmon {name}\b", readme), f"README has no example of `newsmon {name}`"
+
+
+def test_check_polite_honours_robots_txt(site: Site, httpserver: HTTPServer, tmp_path: Path) -> None:
+    site.publish("/open", render_article_page(load_seed()))
+    site.publish("/private/story", render_article_page(revision("04_headline_rewritten")))
+    site.pages["/robots.txt"] = (200, "text/plain", "User-agent: *\nDisallow: /private/\n")
+    config = write_config(tmp_path, httpserver.url_for("/open"), httpserver.url_for("/private/story"))
+
+    code, stdout, _ = run("check", "-c", str(config), "--format", "json", "--polite")
+    events = {e["url"]: e for e in json_lines(stdout)}
+    assert events[httpserver.url_for("/open")]["event"] == "new"
+    blocked = events[httpserver.url_for("/private/story")]
+    assert blocked["event"] == "error" and "robots.txt" in blocked["error"]
+    assert code == 1
+    assert "/private/story" not in [r.path for r in site.requests]
+    assert "/robots.txt" in [r.path for r in site.requests]
+
+    # Without --polite the listed URL is fetched: the user asked for it by name.
+    code, stdout, _ = run("check", "-c", str(config), "--format", "json")
+    assert {e["event"] for e in json_lines(stdout)} == {"new", "unchanged"}
