@@ -26,7 +26,7 @@ from rich.text import Text
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
 from .models import CheckEvent, Document
-from .terminal import print_diff_details, print_event
+from .terminal import print_diff_details, print_document, print_event
 
 if TYPE_CHECKING:
     from .check import PageFetcher
@@ -265,9 +265,7 @@ def extract(
             fields["url"] = page
         print_json(fields)
     else:
-        out.print(Text(document.title, style="bold"))
-        out.print()
-        out.print(Text(document.text))
+        print_document(out, document)
 
 
 @app.command()
@@ -316,9 +314,7 @@ def show(
         data.update(version=stored.number, time=stored.created_at.isoformat())
         print_json(data)
     else:
-        out.print(Text(stored.title, style="bold"))
-        out.print()
-        out.print(Text(stored.text))
+        print_document(out, stored.document)
 
 
 @app.command()

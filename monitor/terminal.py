@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from .models import CheckEvent, Diff
+from .models import CheckEvent, Diff, Document
 from .summary import describe_event, describe_figure, describe_qualifier
 
 _EVENT_STYLE = {"new": "cyan", "unchanged": "dim", "cosmetic": "blue", "modified": "bold yellow",
@@ -60,3 +60,10 @@ def print_diff_details(out: Console, diff: Diff, indent: str = "") -> None:
         out.print(Text(f"{indent}moved: {sentence}", style="dim"))
     if diff.kind == "cosmetic":
         out.print(Text(f"{indent}typography or number formatting only", style="dim"))
+
+
+def print_document(out: Console, document: Document) -> None:
+    """The headline, a blank line, then the body's paragraphs (as ``newsmon extract`` and ``show`` print)."""
+    out.print(Text(document.title, style="bold"))
+    out.print()
+    out.print(Text(document.text))
