@@ -47,8 +47,8 @@ from pydantic_core import PydanticCustomError
 
 from monitor.errors import ConfigError
 
-__all__ = ["DEFAULT_USER_AGENT", "ArticleTarget", "Config", "SourceConfig", "Timeouts", "load_config",
-           "parse_config", "parse_duration", "parse_size"]
+__all__ = ["DEFAULT_USER_AGENT", "ArticleTarget", "Config", "NotifyTarget", "SourceConfig", "Timeouts",
+           "load_config", "parse_config", "parse_duration", "parse_size"]
 
 logger = logging.getLogger("monitor.config")
 
@@ -136,6 +136,30 @@ def _http_url(url: str) -> str:
     return url
 
 
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_SIGNIFICANCES = ("none", "low", "medium", "high")
+
+
+def _notify_url(url: str) -> str:
+    """An apprise URL (``slack://...``, ``mailto://...``) or a plain http(s) webhook."""
+    url = url.strip()
+    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ValueError(f"expected a URL without spaces, got {url!r}")
+    if not _SCHEME.match(url):
+        raise ValueError("expected an apprise URL (slack://, discord://, tgram://, mailto://, ntfy://, "
+                         f"json://, ...) or an https:// webhook, got {url!r}")
+    if url.lower().startswith(("http://", "https://")):
+        return _http_url(url)
+    return url
+
+
+def _significance(value: str) -> str:
+    if value not in _SIGNIFICANCES:
+        raise ValueError(f"expected one of {', '.join(_SIGNIFICANCES)}, got {value!r}"
+                         f"{_did_you_mean(value, _SIGNIFICANCES)}")
+    return value
+
+
 def _regex(pattern: str) -> str:
     try:
         re.compile(pattern)
@@ -210,6 +234,15 @@ class SourceConfig(_Section):
     domains: list[Annotated[str, AfterValidator(_domain)]] = []
 
 
+class NotifyTarget(_Section):
+    """Where changes are sent: ``url`` (apprise or http(s) webhook), from ``min_significance`` up, for
+    ``sources`` (every source when empty)."""
+
+    url: Annotated[str, AfterValidator(_notify_url)]
+    min_significance: Annotated[str, AfterValidator(_significance)] = "medium"
+    sources: list[Line] = []
+
+
 @dataclass(frozen=True)
 class ArticleTarget:
     url: str
@@ -225,6 +258,7 @@ class Config(_Section):
     timeout: Timeouts = Field(default_factory=Timeouts)
     max_bytes: Annotated[int, BeforeValidator(parse_size), Field(gt=0)] = 10 * 1024 * 1024
     sources: list[SourceConfig] = []
+    notify: list[NotifyTarget] = []
     # Not YAML keys (parse_config refuses them there): set by load_config and while loading.
     base_dir: Path = Field(default_factory=Path.cwd, strict=False)
     warnings: list[str] = Field(default_factory=list, exclude=True, repr=False)
@@ -254,6 +288,18 @@ class Config(_Section):
                 raise PydanticCustomError("config", "{message}", {"message": message,
                                                                   "where": ("sources", i, "name")})
             first[source.name] = i
+        return self
+
+    @model_validator(mode="after")
+    def _notify_sources(self) -> Config:
+        names = [source.name for source in self.sources]
+        for i, target in enumerate(self.notify):
+            for j, name in enumerate(target.sources):
+                if name not in names:
+                    valid = f"configured sources: {', '.join(names)}" if names else "no sources are configured"
+                    message = f"unknown source {name!r}{_did_you_mean(name, names)}; {valid}"
+                    raise PydanticCustomError("config", "{message}", {"message": message,
+                                                                      "where": ("notify", i, "sources", j)})
         return self
 
     def storage_url(self) -> str:
@@ -289,7 +335,7 @@ class Config(_Section):
 
 
 _INTERNAL = frozenset({"base_dir", "warnings"})  # model fields that are not YAML keys
-_SECTIONS: dict[str, type[BaseModel]] = {"sources": SourceConfig, "timeout": Timeouts}
+_SECTIONS: dict[str, type[BaseModel]] = {"sources": SourceConfig, "timeout": Timeouts, "notify": NotifyTarget}
 
 
 def _url_key(url: str) -> str:

@@ -35,6 +35,7 @@ from monitor.config import ArticleTarget, Config, SourceConfig, _url_key
 from monitor.errors import HostDeferred, RobotsDisallowed
 from monitor.lock import StorageLock, acquire
 from monitor.models import CheckEvent, Validators
+from monitor.notify import Notifier, report_link
 from monitor.polite import CANCELLED, Guard, GuardedFetcher, PoliteFetcher, host_key
 from monitor.robots import DEFAULT_TTL
 from monitor.schedule import next_check
@@ -51,6 +52,7 @@ DISCOVERY_DEFAULT = 600.0    # how often feeds are read when the source sets no 
 DISCOVERY_MIN = 10.0         # ... and at most this often, even with "interval: 2s"
 PER_HOST_PER_BATCH = 5       # one slow host must not hold a whole batch
 CHANGES = frozenset({"new", "modified", "cosmetic", "removed", "restored"})
+NOTIFY_RETRY = 60.0          # seconds between two looks for notifications to retry while nothing is checked
 
 
 class DaemonChecker(ArticleChecker):
@@ -86,6 +88,9 @@ class Daemon:
         self._discovering = threading.local()
         self._strict: Guard = _strict_guard()
         polite.guard_of = self.guard_of
+        # --- notifications (monitor.notify): after each batch of checks; None without `notify:` targets ---
+        self.notifier = Notifier(config, store, clock=clock) if config.notify else None
+        self._next_flush = 0.0
 
     # -- which URLs are trusted ----------------------------------------------------------------------
 
@@ -116,10 +121,38 @@ class Daemon:
             batch = self._next_batch()
             if not batch:
                 break
+            events: list[CheckEvent] = []
             for event in self.checker.run([ArticleTarget(a.url, a.source) for a in batch.values()]):
                 self._after(batch[event.url], event)
+                events.append(event)
                 done += 1
+            self._notify(events)
+        if not done:
+            self._notify(None)                       # nothing checked: retry failed notifications now and then
         return done
+
+    # --- notifications ------------------------------------------------------------------------------
+
+    def _notify(self, events: list[CheckEvent] | None) -> None:
+        """Send a batch's changes (None: only retry the outbox, at most every NOTIFY_RETRY seconds).
+
+        Never raises: a broken notification channel must not stop the checks; the outbox keeps the message."""
+        if self.notifier is None:
+            return
+        if events is None and time.monotonic() < self._next_flush:
+            return
+        self._next_flush = time.monotonic() + NOTIFY_RETRY
+        try:
+            if events is None:
+                self.notifier.flush()
+            else:
+                self.notifier.notify([e for e in events if e.error != CANCELLED], report_link(self.config))
+        except Exception:
+            log.exception("notifications failed; the outbox keeps them for the next try")
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()
 
     def _next_batch(self) -> dict[str, sched.DueArticle]:
         now = self.clock()
@@ -306,8 +339,11 @@ def run(config: Config, *, stopping: threading.Event | None = None, install_sign
                                concurrency=config.concurrency, stopping=stopping)
         try:
             daemon = Daemon(config, store, polite)
-            daemon.sync()
-            return _serve(daemon, stopping, install_signals)
+            try:
+                daemon.sync()
+                return _serve(daemon, stopping, install_signals)
+            finally:
+                daemon.close()
         finally:
             polite.close()
             store.close()

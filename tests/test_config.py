@@ -14,6 +14,7 @@ from monitor.config import (
     DEFAULT_USER_AGENT,
     ArticleTarget,
     Config,
+    NotifyTarget,
     SourceConfig,
     Timeouts,
     load_config,
@@ -65,7 +66,7 @@ def test_repo_config_yaml_commented_examples_are_valid_too() -> None:
 
 def test_repo_config_yaml_documents_every_key() -> None:
     text = (ROOT / "config.yaml").read_text()
-    keys = [*Config.model_fields, *SourceConfig.model_fields, *Timeouts.model_fields]
+    keys = [*Config.model_fields, *SourceConfig.model_fields, *Timeouts.model_fields, *NotifyTarget.model_fields]
     missing = [key for key in keys if key not in {"base_dir", "warnings"} and f"{key} " not in text
                and f"{key}:" not in text]
     assert missing == []
@@ -192,6 +193,28 @@ BAD = [
     ("base_dir is not a key", "base_dir: /tmp\n", 1, "base_dir", ["unknown key 'base_dir'"]),
     ("warnings is not a key", "warnings: []\n", 1, "warnings", ["unknown key 'warnings'"]),
     ("key that is not text", "1: 2\n", 1, "1", ["unknown key 1"]),
+    # notify: targets (SOURCE's lines 1-2, then "notify:" on line 3, the first entry on line 4)
+    ("unknown notify key", SOURCE + "notify:\n  - url: ntfy://ntfy.sh/news\n    min_sig: high\n", 5,
+     "notify.0.min_sig", ["unknown key 'min_sig'", "did you mean 'min_significance'?",
+                          "valid keys: url, min_significance, sources"]),
+    ("notify without url", SOURCE + "notify:\n  - min_significance: high\n", 4, "notify.0.url",
+     ["this key is required"]),
+    ("notify url without scheme", SOURCE + "notify:\n  - url: hooks.example.com/x\n", 4, "notify.0.url",
+     ["expected an apprise URL", "'hooks.example.com/x'"]),
+    ("notify url with a space", SOURCE + "notify:\n  - url: 'ntfy://ntfy.sh/a b'\n", 4, "notify.0.url",
+     ["without spaces"]),
+    ("notify webhook without host", SOURCE + "notify:\n  - url: 'https:///hook'\n", 4, "notify.0.url",
+     ["no host name"]),
+    ("bad significance", SOURCE + "notify:\n  - url: ntfy://x/y\n    min_significance: hgih\n", 5,
+     "notify.0.min_significance", ["expected one of none, low, medium, high, got 'hgih'",
+                                   "did you mean 'high'?"]),
+    ("significance a number", SOURCE + "notify:\n  - url: ntfy://x/y\n    min_significance: 3\n", 5,
+     "notify.0.min_significance", ["expected text, got 3"]),
+    ("notify unknown source", SOURCE + "notify:\n  - url: ntfy://x/y\n    sources:\n      - bbc\n      - bcc\n",
+     7, "notify.0.sources.1", ["unknown source 'bcc' (did you mean 'bbc'?); configured sources: bbc"]),
+    ("notify source, none configured", "notify:\n  - url: ntfy://x/y\n    sources: [bbc]\n", 3,
+     "notify.0.sources.0", ["unknown source 'bbc'; no sources are configured"]),
+    ("notify not a list", SOURCE + "notify: ntfy://x/y\n", 3, "notify", ["expected a list"]),
     ("file URL", SOURCE + "    urls:\n      - https://www.bbc.com/news/a\n      - file:///etc/passwd\n", 5,
      "sources.0.urls.1", ["only http and https URLs are supported", "'file:///etc/passwd'"]),
     ("ftp feed", SOURCE + "    feeds: [ftp://example.com/rss]\n", 3, "sources.0.feeds.0",
@@ -439,6 +462,32 @@ def test_unknown_source_lists_the_valid_names() -> None:
                                "configured sources: bbc, mirror, other")
     with pytest.raises(ConfigError, match="no sources are configured"):
         parse("").source("bbc")
+
+
+def test_notify_targets() -> None:
+    config = parse(SOURCE + """\
+  - name: reuters
+notify:
+  - url: "slack://TokenA/TokenB/TokenC/#newsroom"
+    min_significance: high
+    sources: [bbc]
+  - url: https://hooks.example.com/newsmon
+  - url: json://localhost:8000/hook
+    min_significance: none
+    sources:
+""")
+    assert [(t.url, t.min_significance, t.sources) for t in config.notify] == [
+        ("slack://TokenA/TokenB/TokenC/#newsroom", "high", ["bbc"]),
+        ("https://hooks.example.com/newsmon", "medium", []),
+        ("json://localhost:8000/hook", "none", []),
+    ]
+    assert parse("").notify == []
+    assert NotifyTarget(url="ntfy://ntfy.sh/x") == NotifyTarget(url="ntfy://ntfy.sh/x", min_significance="medium")
+
+
+def test_notify_sources_are_checked_in_code_too() -> None:
+    with pytest.raises(ValidationError, match="unknown source 'b'"):
+        Config(sources=[SourceConfig(name="a")], notify=[NotifyTarget(url="ntfy://x/y", sources=["b"])])
 
 
 def test_duplicate_source_names_are_refused_in_code_too() -> None:
