@@ -359,6 +359,38 @@ def report(
 
 
 @app.command()
+def serve(
+    config_path: ConfigOption = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on; anything but loopback shows the store to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the report site read-only, rendered live from the store, with search by URL or headline.
+
+    GET and HEAD only; nothing is written. Stop it with Ctrl-C.
+
+    Example: newsmon serve -c config.yaml --port 8080 (then open http://127.0.0.1:8080/)
+    """
+    from .serve import make_server
+
+    config = read_config(config_path, required=False)
+    with opened_store(config) as store:
+        try:
+            server = make_server(store, host, port)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        bound_host, bound_port = server.server_address[:2]
+        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        out.print(Text(f"Serving the store read-only on http://{shown}:{bound_port}/ (Ctrl-C stops)"))
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+
+
+@app.command()
 def demo() -> None:
     """Run a complete offline demonstration: serve an article on loopback, check it, edit it, check again.
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +26,8 @@ from monitor.store.blobs import get_blob
 from monitor.store.schema import articles, checks, source_boilerplate, sources, versions
 from monitor.store.store import Store
 
-__all__ = ["ArticleHistory", "CheckMark", "article_history", "boilerplate_keys", "changed_articles"]
+__all__ = ["ArticleHistory", "ArticleMatch", "CheckMark", "article_history", "boilerplate_keys", "changed_articles",
+           "search_articles", "stored_articles"]
 
 # Outcomes that are events of their own even without a new version.
 STATUS_OUTCOMES = ("removed", "restored")
@@ -50,6 +51,16 @@ class ArticleHistory:
     versions: tuple[Version, ...]               # oldest first, texts included
     outcomes: dict[int, str]                    # version number -> outcome of the check that wrote it
     marks: tuple[CheckMark, ...]                # removed/restored checks, oldest first
+
+
+@dataclass(frozen=True)
+class ArticleMatch:
+    """An article found by ``search_articles``: its newest headline and how many versions it has."""
+
+    url: str
+    source: str
+    title: str
+    versions: int
 
 
 @contextmanager
@@ -118,3 +129,27 @@ def boilerplate_keys(store: Store, source: str) -> frozenset[str]:
              .join(sources, source_boilerplate.c.source_id == sources.c.id).where(sources.c.name == source))
     with _reading(store, f"read the boilerplate of source {source!r}") as conn:
         return frozenset(conn.execute(query).scalars())
+
+
+def stored_articles(store: Store) -> list[tuple[str, str]]:
+    """(url, source) of every article with at least one stored version, ordered by URL."""
+    query = (select(articles.c.url, sources.c.name).join(sources, articles.c.source_id == sources.c.id)
+             .where(articles.c.id.in_(select(versions.c.article_id))).order_by(articles.c.url))
+    with _reading(store, "list the stored articles") as conn:
+        return [(row.url, row.name) for row in conn.execute(query)]
+
+
+def search_articles(store: Store, text: str, limit: int = 100) -> list[ArticleMatch]:
+    """Articles whose URL or any stored headline contains ``text`` (case-insensitive, taken literally:
+    ``%`` and ``_`` are not wildcards), ordered by URL, at most ``limit``."""
+    newest = (select(versions.c.article_id, func.max(versions.c.number).label("number"))
+              .group_by(versions.c.article_id).subquery())
+    titled = select(versions.c.article_id).where(versions.c.title.icontains(text, autoescape=True))
+    query = (select(articles.c.url, sources.c.name, versions.c.title, versions.c.number)
+             .join(sources, articles.c.source_id == sources.c.id)
+             .join(newest, newest.c.article_id == articles.c.id)
+             .join(versions, and_(versions.c.article_id == articles.c.id, versions.c.number == newest.c.number))
+             .where(or_(articles.c.url.icontains(text, autoescape=True), articles.c.id.in_(titled)))
+             .order_by(articles.c.url).limit(limit))
+    with _reading(store, "search the articles") as conn:
+        return [ArticleMatch(row.url, row.name, row.title, row.number) for row in conn.execute(query)]
