@@ -149,6 +149,12 @@ def check(
                     sys.stdout.flush()
                 else:
                     print_event(out, event)
+        if config.notify:
+            # Queued in the store's outbox first, then delivered; failures are retried on later runs.
+            from .notify import Notifier, report_link
+
+            with Notifier(config, store) as notifier:
+                notifier.notify(events, report_link(config))
     report = write_run_reports(events, config.reports_dir(), started)
     if format is TextOrJson.text:
         counts = {name: sum(1 for e in events if e.event == name) for name in dict.fromkeys(e.event for e in events)}
@@ -379,8 +385,8 @@ def serve(
             server = make_server(store, host, port)
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-        bound_host, bound_port = server.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         out.print(Text(f"Serving the store read-only on http://{shown}:{bound_port}/ (Ctrl-C stops)"))
         try:
             server.serve_forever()

@@ -10,6 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from sites import FIXTURES, Site, revision
 from typer.testing import CliRunner
+from werkzeug import Response
 
 from monitor.cli import app
 from monitor.demo.site import load_seed, render_article_page
@@ -190,3 +191,22 @@ def test_check_polite_honours_robots_txt(site: Site, httpserver: HTTPServer, tmp
     # Without --polite the listed URL is fetched: the user asked for it by name.
     code, stdout, _ = run("check", "-c", str(config), "--format", "json")
     assert {e["event"] for e in json_lines(stdout)} == {"new", "unchanged"}
+
+
+def test_check_notifies_a_webhook_of_the_figure_change(site: Site, httpserver: HTTPServer, tmp_path: Path) -> None:
+    received: list[dict] = []
+    # One-shot handlers are matched before the site's catch-all; a second POST would reach the site.
+    httpserver.expect_oneshot_request("/hook", method="POST").respond_with_handler(
+        lambda request: (received.append(json.loads(request.data)), Response("ok"))[1])
+    site.publish("/story", render_article_page(load_seed()))
+    config = write_config(tmp_path, httpserver.url_for("/story"))
+    config.write_text(config.read_text() + f"notify:\n  - url: {httpserver.url_for('/hook')}\n"
+                      "    min_significance: high\n", encoding="utf-8")
+    run("check", "-c", str(config))
+    assert received == []                       # a new article is not a change worth a message
+    site.publish("/story", render_article_page(revision("01_killed_figure_and_new_paragraph")))
+    code, _, _ = run("check", "-c", str(config))
+    assert code == 0 and len(received) == 1
+    assert "at least 1,000 -> at least 1,500" in received[0]["body"]
+    run("check", "-c", str(config))             # unchanged now: nothing more is sent
+    assert len(received) == 1 and [r for r in site.requests if r.method == "POST"] == []

@@ -16,7 +16,7 @@ as given: an article URL can hold ``../``, a source name can hold anything.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +53,10 @@ class SiteReport:
     written: int            # files written (the rest already held the same content)
 
 
+# Where a rendered page goes: a file under the report folder, or (newsmon serve) a dict in memory.
+PageWriter = Callable[[str, str], Path]
+
+
 class _Writer:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -76,7 +80,7 @@ def _source_links(root: str, changes: Sequence[Change], current: str | None) -> 
             for name in sorted(counts, key=str.casefold)]
 
 
-def _list_page(write: _Writer, relative: str, *, heading: str, changes: Sequence[Change],
+def _list_page(write: PageWriter, relative: str, *, heading: str, changes: Sequence[Change],
                all_changes: Sequence[Change], root: str, significance_file: str | None,
                source: str | None, feeds: str, context: dict[str, Any]) -> Path:
     """One page of the change list; ``feeds`` is the path stem of its Atom/JSON (relative to the page)."""
@@ -89,7 +93,7 @@ def _list_page(write: _Writer, relative: str, *, heading: str, changes: Sequence
         **context))
 
 
-def _article_pages(write: _Writer, timeline: Timeline) -> None:
+def _article_pages(write: PageWriter, timeline: Timeline) -> None:
     # No generation time on these pages: an article page changes only with the article, and a version page
     # never, so rebuilding the site after every check rewrites only what changed.
     numbers = [v.number for v in timeline.versions]
