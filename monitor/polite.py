@@ -81,7 +81,7 @@ def pacing_margin(delay: float) -> float:
 class HostGate:
     """One request at a time per host, each sent at least ``delay`` seconds after the previous one *ended*.
 
-    Why not ``HostPacer`` (start to start): a server sees a request when it arrives, and the time between
+    Why not pacing start to start: a server sees a request when it arrives, and the time between
     our "go" and the arrival varies (a cold connection, a first request's lazy set-up, a busy machine).
     Measured under a loaded test run with a 0.5 s delay paced start to start: 0.43 s between two arrivals.
     Counted from the end of the previous response, the spacing holds at the server whatever the

@@ -10,8 +10,8 @@ Three layers, from the quickest to the slowest:
 - ``HostHealth`` also backs a host off exponentially after 5 failed checks in a row (60 s, 120 s, ...,
   at most 1 h), so a site that is down is not asked every few seconds for the length of its outage.
 
-``HostPacer`` spaces the requests to one host whoever makes them: ``run_per_host`` spaces work items,
-but one item may send several requests (robots.txt then the article; a retry), and a server counts
+Spacing the requests to one host, whoever makes them, is ``monitor.polite.HostGate``'s job: one item of
+``run_per_host`` may send several requests (robots.txt then the article; a retry), and a server counts
 requests, not items.
 
 None of this is a change of an article; callers report these failures as errors, never as versions.
@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from monitor.errors import FetchError, FetchTimeout, HTTPStatusError, NetworkError
 
-__all__ = ["MAX_RETRY_AFTER", "RETRY_STATUSES", "HostHealth", "HostPacer", "fetch_with_retries",
+__all__ = ["MAX_RETRY_AFTER", "RETRY_STATUSES", "HostHealth", "fetch_with_retries",
            "is_transient", "parse_retry_after", "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def fetch_with_retries(
 
     Between attempts it sleeps ``rng() * min(max_delay, base_delay * 2**(n-1))`` (full jitter), or the
     error's Retry-After when there is one. That can be shorter than the host's delay: let ``fetch``
-    start with ``HostPacer.wait`` so that a retry is never a burst. The last error is raised
+    wait for the host's turn (``monitor.polite.HostGate``) so that a retry is never a burst. The last error is raised
     unchanged; so is any non-transient error (4xx but 429, NotHTML, BodyTooLarge, ...) and a transient
     one whose Retry-After exceeds ``max_delay`` (the host should be deferred, not waited for here).
 
@@ -187,29 +187,3 @@ class HostHealth:
             # Never earlier than an earlier Retry-After already promised the host.
             health.next_allowed = max(health.next_allowed, now + wait)
             return health.next_allowed
-
-
-class HostPacer:
-    """Keeps the requests to one host at least ``delay`` seconds apart (start to start), across threads.
-
-    Call ``wait(host, delay)`` just before each request: it reserves the host's next slot and sleeps
-    until it. ``delay`` is the caller's ``max(per_host_delay, crawl_delay)``.
-    """
-
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], object] = time.sleep) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self._last: dict[str, float] = {}           # host -> start of its latest request (or reservation)
-        self._lock = threading.Lock()
-
-    def wait(self, host: str, delay: float) -> float:
-        """Sleep until ``host`` may be asked again; returns the seconds slept."""
-        with self._lock:                            # reserve under the lock, sleep outside it
-            now = self._clock()
-            last = self._last.get(host)
-            start = now if last is None else max(now, last + delay)
-            self._last[host] = start
-        if start > now:
-            self._sleep(start - now)
-        return start - now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -23,7 +22,6 @@ from monitor.errors import (
 from monitor.politeness import (
     MAX_RETRY_AFTER,
     HostHealth,
-    HostPacer,
     fetch_with_retries,
     is_transient,
     parse_retry_after,
@@ -159,57 +157,6 @@ def test_many_failures_do_not_overflow() -> None:
     for _ in range(2000):
         health.record_failure("h", 0.0)
     assert health.next_allowed("h") == 3600.0
-
-
-# --- HostPacer ---
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-
-def test_pacer_spaces_requests_to_one_host() -> None:
-    t = FakeTime()
-    pacer = HostPacer(clock=t.clock, sleep=t.sleep)
-    assert pacer.wait("a.example", 2.0) == 0.0
-    t.now = 0.5
-    assert pacer.wait("a.example", 2.0) == 1.5       # robots.txt at 0, the article at 2
-    assert pacer.wait("b.example", 2.0) == 0.0       # another host is not held up
-    t.now = 10.0
-    assert pacer.wait("a.example", 2.0) == 0.0
-    assert t.slept == [1.5]
-
-
-def test_pacer_reserves_slots_for_concurrent_callers() -> None:
-    t = FakeTime()
-    pacer = HostPacer(clock=t.clock, sleep=t.sleep)
-    assert [pacer.wait("a.example", 2.0) for _ in range(3)] == [0.0, 2.0, 4.0]
-
-
-def test_pacer_across_threads() -> None:
-    t = FakeTime()
-    pacer = HostPacer(clock=t.clock, sleep=t.sleep)
-    waits: list[float] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        w = pacer.wait("a.example", 1.0)
-        with lock:
-            waits.append(w)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(waits) == [float(n) for n in range(8)]
 
 
 # --- fetch_with_retries ---
