@@ -457,12 +457,12 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
         data = loader.construct_document(root) if root is not None else {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context
+        problem = exc.problem or exc.context or "not a YAML document"
         if exc.context and exc.context.startswith("expected"):  # "expected a single document ..."
             problem = f"{exc.context}, {problem}"
         if "<block" in problem:  # PyYAML's words for a line indented differently from its siblings
             problem += " (check the indentation)"
-        raise fail(f"invalid YAML: {problem}", line=mark and mark.line + 1) from None
+        raise fail(f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:  # e.g. a reader error for a control character
         raise fail(f"invalid YAML: {exc}") from None
     except RecursionError:

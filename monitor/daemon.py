@@ -21,8 +21,9 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.check import ArticleChecker, Fetched, fetch_settings, utc_now
+from monitor.check import ArticleChecker, Clock, Fetched, PageFetcher, fetch_settings, utc_now
 from monitor.config import ArticleTarget, Config, SourceConfig, _url_key
 from monitor.errors import HostDeferred, RobotsDisallowed
 from monitor.lock import StorageLock, acquire
@@ -41,6 +42,7 @@ from monitor.robots import DEFAULT_TTL
 from monitor.schedule import next_check
 from monitor.store import ArticleState, Store
 from monitor.store import scheduling as sched
+from monitor.urls import canonicalize, same_site
 
 __all__ = ["GRACE", "Daemon", "configure_logging", "run"]
 
@@ -56,13 +58,54 @@ NOTIFY_RETRY = 60.0          # seconds between two looks for notifications to re
 
 
 class DaemonChecker(ArticleChecker):
-    """An ``ArticleChecker`` that does not record checks cancelled by a shutdown: they simply stay due."""
+    """An ``ArticleChecker`` for the daemon.
+
+    - A check cancelled by a shutdown is not recorded: the article simply stays due.
+    - A discovered article seen for the first time whose page names another URL of the same site as its
+      own (``rel=canonical``, else ``og:url``) is recorded and tracked under that URL: feeds list
+      ``?ref=rss`` and AMP variants of one article, and its history must not split across them.
+    """
+
+    def __init__(self, config: Config, store: Store, fetcher: PageFetcher, *, clock: Clock = utc_now) -> None:
+        super().__init__(config, store, fetcher, clock=clock)
+        self.discovered: set[str] = set()          # the batch's discovered URLs (set by the daemon)
+        self._moved: dict[str, str] = {}           # canonical URL -> the URL fetched for it, this event only
+        self._adopted: set[str] = set()            # canonical URLs taken over in this daemon's life
+
+    def checks(self, targets: Sequence[ArticleTarget]) -> Iterator[tuple[str, CheckEvent]]:
+        """``(URL fetched, event)`` per target; the event names the canonical URL when the check moved."""
+        for event in self.run(targets):
+            # run() calls _event right before it yields, so _moved describes exactly this event.
+            yield self._moved.get(event.url, event.url), event
+            self._moved.clear()
 
     def _event(self, fetched: Fetched, state: ArticleState | None) -> CheckEvent:
         if fetched.error == CANCELLED:
             return CheckEvent(url=fetched.target.url, source=fetched.target.source, event="error",
                               error=fetched.error, checked_at=fetched.started_at)
+        url = fetched.target.url
+        if url in self._adopted:
+            # Its state was read before this batch began; a moved check may have stored a version since.
+            state = self.store.states([url]).get(url)
+        canonical = self._canonical(fetched, state)
+        if canonical is not None:
+            sched.move_article(self.store, url, canonical)
+            self._moved[canonical] = url
+            self._adopted.add(canonical)
+            fetched = replace(fetched, target=ArticleTarget(canonical, fetched.target.source))
+            state = self.store.states([canonical]).get(canonical)
         return super()._event(fetched, state)
+
+    def _canonical(self, fetched: Fetched, state: ArticleState | None) -> str | None:
+        """The URL to track a discovered article under, when its page names another on the same site."""
+        url, declared = fetched.target.url, fetched.document.canonical if fetched.document else None
+        if declared is None or url not in self.discovered or (state is not None and state.latest_version):
+            return None                             # configured URLs are the user's choice; history stays
+        try:
+            canonical = canonicalize(declared)
+        except ValueError:
+            return None
+        return canonical if canonical != url and same_site(canonical, url) else None
 
 
 class Daemon:
@@ -122,8 +165,9 @@ class Daemon:
             if not batch:
                 break
             events: list[CheckEvent] = []
-            for event in self.checker.run([ArticleTarget(a.url, a.source) for a in batch.values()]):
-                self._after(batch[event.url], event)
+            self.checker.discovered = set(self._source_of)
+            for fetched_url, event in self.checker.checks([ArticleTarget(a.url, a.source) for a in batch.values()]):
+                self._after(batch[fetched_url], event)
                 events.append(event)
                 done += 1
             self._notify(events)
@@ -180,11 +224,14 @@ class Daemon:
         """Log one check and plan the next."""
         if event.error == CANCELLED:
             return                                   # stays due: checked after the next start
+        if event.url != article.url:
+            log.info("tracking %s as %s, the URL its page names as canonical", article.url, event.url,
+                     extra={"url": event.url, "source": event.source})
         level = logging.WARNING if event.event == "error" else logging.INFO
         log.log(level, "%s %s%s", event.event, event.url,
                 f": {event.error}" if event.error else (f" v{event.version}" if event.version else ""),
                 extra={"url": event.url, "source": event.source, "event": event.event, "version": event.version})
-        refusal = self.polite.refusals.pop(event.url, None)
+        refusal = self.polite.refusals.pop(article.url, None)
         now = self.clock()
         if isinstance(refusal, HostDeferred):
             sched.postpone(self.store, [event.url], datetime.fromtimestamp(refusal.retry_at, UTC))

@@ -19,6 +19,7 @@ import codecs
 import re
 import unicodedata
 from collections.abc import Sequence
+from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from bs4 import BeautifulSoup
@@ -360,4 +361,13 @@ def extract(html: str | bytes, *, url: str | None = None, charset: str | None = 
     if not paragraphs:
         raise ExtractionError("no article text found: only boilerplate lines remained")
     return Document(title=meta.title, text="\n\n".join(unicodedata.normalize("NFC", p) for p in paragraphs),
-                    byline=meta.byline, published=meta.published, modified=meta.modified, url=url or meta.url)
+                    byline=meta.byline, published=meta.published, modified=meta.modified, url=url or meta.url,
+                    canonical=_absolute(meta.url, url))
+
+
+def _absolute(href: str | None, base: str | None) -> str | None:
+    """``href`` made absolute against the page's URL; None when it is missing or not http(s)."""
+    if not href:
+        return None
+    absolute = urljoin(base or "", href)
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None

@@ -64,6 +64,9 @@ class Document:
     published: str | None = None   # ISO 8601 date or datetime, as found in the page
     modified: str | None = None
     url: str | None = None
+    # The URL the page declares as its own (rel=canonical, else og:url), absolute; not part of the
+    # version: the daemon tracks a discovered article under it (monitor/daemon.py).
+    canonical: str | None = field(default=None, compare=False)
 
     @property
     def paragraphs(self) -> tuple[str, ...]:

@@ -325,3 +325,56 @@ sources:
         assert daemon.discover("maps") == 3
         due = sched.due_articles(store, now=datetime.now(UTC), sources_wanted=["maps"], limit=10)
         assert sorted(d.url for d in due) == [f"{base}/story/{i}" for i in range(3)]
+
+
+CANONICAL_PAGE = ("<html><head><title>Budget</title><link rel='canonical' href='{canonical}'></head><body><article>"
+                  "<h1>Budget</h1><p>The council approved a budget of 4,000 dollars on Tuesday after a long debate.</p>"
+                  "<p>Residents who spoke at the meeting asked for more money for parks and for the library.</p>"
+                  "</article></body></html>")
+
+
+def test_a_discovered_url_is_tracked_under_the_canonical_url_its_page_names(httpserver: HTTPServer,
+                                                                             tmp_path: Path) -> None:
+    base = str(httpserver.url_for("/")).replace("localhost", "127.0.0.1").rstrip("/")
+    feed = ("<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+            f"<item><link>{base}/amp/budget</link></item>"          # names /news/budget as canonical
+            f"<item><link>{base}/news/budget</link></item>"         # the canonical itself, in the same batch
+            f"<item><link>{base}/amp/offsite</link></item>"         # names another site: not followed
+            "</channel></rss>")
+    httpserver.expect_request("/robots.txt").respond_with_data("", content_type="text/plain")
+    httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+    for path, canonical in (("/amp/budget", "/news/budget"), ("/news/budget", "/news/budget"),
+                            ("/amp/offsite", "https://elsewhere.example/news/budget"),
+                            ("/configured", "/news/budget")):
+        httpserver.expect_request(path).respond_with_data(CANONICAL_PAGE.format(canonical=canonical),
+                                                          content_type="text/html")
+    config = parse_config(f"""
+per_host_delay: 0
+sources:
+  - name: local
+    feeds: ["{base}/feed.xml"]
+    urls: ["{base}/configured"]
+    interval: 2s
+    allow_private: true
+""", base_dir=tmp_path)
+    clock = FakeClock()
+    with open_store(config.storage_url()) as store, \
+            PoliteFetcher(GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0) as polite:
+        daemon = Daemon(config, store, polite, clock=clock, rng=lambda: 0.0)
+        daemon.sync()
+        assert daemon.discover("local") == 3
+        assert daemon.tick() == 4
+        versions = {a.url: a.latest_version for a in store.articles("local")}
+        # One history for the article, under its canonical URL; the off-site claim and the configured URL
+        # (the user's choice) keep their own.
+        assert versions == {f"{base}/news/budget": 1, f"{base}/amp/budget": None,
+                            f"{base}/amp/offsite": 1, f"{base}/configured": 1}
+        clock.now += timedelta(seconds=3)
+        assert daemon.discover("local") == 0                 # the feed still lists the alias: not re-added
+        due = {d.url for d in sched.due_articles(store, now=clock.now, sources_wanted=["local"], limit=10)}
+        assert due == {f"{base}/news/budget", f"{base}/amp/offsite", f"{base}/configured"}
+        assert all(d.discovered for d in sched.due_articles(store, now=clock.now, sources_wanted=["local"], limit=10)
+                   if d.url != f"{base}/configured")
+        assert daemon.tick() == 3
+        assert {a.url: a.latest_version for a in store.articles("local")} == versions
+        assert len(store.history(f"{base}/news/budget")) == 1

@@ -398,3 +398,19 @@ def test_a_container_named_related_that_holds_the_article_is_kept() -> None:
     html = (f"<html><head><title>{SEED.title}</title></head><body><div class='related-content'>"
             f"<h1>{SEED.title}</h1>{body}</div></body></html>")
     assert SEED.paragraphs[3] in extract(html).text
+
+
+@pytest.mark.parametrize(("href", "expected"), [
+    ("/news/budget", "https://example.com/news/budget"),                 # relative: against the page's URL
+    ("https://example.com/news/budget?x=1", "https://example.com/news/budget?x=1"),
+    ("javascript:alert(1)", None),                                      # only http(s) is a URL to track
+    ("", None),
+])
+def test_the_canonical_url_a_page_declares_is_made_absolute(href: str, expected: str | None) -> None:
+    page = (f"<html><head><title>Budget</title><link rel='canonical' href='{href}'></head><body><article>"
+            "<h1>Budget</h1><p>The council approved a budget of 4,000 dollars on Tuesday after a long debate.</p>"
+            "<p>Residents who spoke at the meeting asked for more money for parks and for the library.</p>"
+            "</article></body></html>")
+    document = extract(page, url="https://example.com/amp/budget")
+    assert document.canonical == expected
+    assert document.url == "https://example.com/amp/budget"

@@ -38,7 +38,7 @@ from monitor.store.schema import UTCDateTime, articles, checks, insert_ignore, m
 from monitor.store.store import Store
 
 __all__ = ["DueArticle", "FeedState", "SourceStatus", "add_articles", "due_articles", "feed_validators",
-           "postpone", "record_feed", "save_plan", "source_status"]
+           "move_article", "postpone", "record_feed", "save_plan", "source_status"]
 
 article_schedule = Table(
     "article_schedule", metadata,
@@ -169,6 +169,32 @@ def save_plan(store: Store, url: str, *, at: datetime | None, streak: int) -> No
                                                 "discovered": False, "stopped": False}], key="article_id")
         conn.execute(update(article_schedule).where(article_schedule.c.article_id == ident)
                      .values(streak=streak, stopped=at is None))
+
+
+def move_article(store: Store, alias: str, canonical: str) -> None:
+    """Track ``canonical`` in place of ``alias`` (a discovered URL whose page names another as its own).
+
+    ``canonical`` takes the alias's source, first sighting and age reference, unless it is already known;
+    the alias stays in the table, stopped, so that the feed listing it again does not bring it back.
+    """
+    with _write(store) as conn, conn.begin():
+        row = conn.execute(
+            select(articles.c.id, articles.c.source_id, articles.c.first_seen, article_schedule.c.born,
+                   article_schedule.c.discovered)
+            .outerjoin(article_schedule, article_schedule.c.article_id == articles.c.id)
+            .where(articles.c.url == alias)).first()
+        if row is None:
+            return
+        insert_ignore(conn, articles, [{"url": canonical, "source_id": row.source_id, "first_seen": row.first_seen,
+                                        "gone": False, "failures": 0}], key="url")
+        ident = conn.execute(select(articles.c.id).where(articles.c.url == canonical)).scalar_one()
+        insert_ignore(conn, article_schedule, [{"article_id": ident, "streak": 0, "born": row.born or row.first_seen,
+                                                "discovered": bool(row.discovered), "stopped": False}],
+                      key="article_id")
+        conn.execute(update(articles).where(articles.c.id == row.id).values(next_check_at=None))
+        insert_ignore(conn, article_schedule, [{"article_id": row.id, "streak": 0, "born": None,
+                                                "discovered": True, "stopped": True}], key="article_id")
+        conn.execute(update(article_schedule).where(article_schedule.c.article_id == row.id).values(stopped=True))
 
 
 def postpone(store: Store, urls: Sequence[str], until: datetime) -> None:
