@@ -503,9 +503,54 @@ def test_foreign_sqlite_database(tmp_path: Path) -> None:
     path = tmp_path / "places.sqlite"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    before = path.read_bytes()
     with pytest.raises(StoreError, match="not a newsmon database.*moz_places") as caught:
         open_store(f"sqlite:///{path}")
     assert str(path) in str(caught.value)
+    # Checked through a read-only connection: opening it for writing would have switched it to WAL mode.
+    assert path.read_bytes() == before and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_empty_file_is_refused(tmp_path: Path) -> None:
+    # newsmon never leaves an empty database file (it creates one whole), so an empty one is not a new store.
+    path = tmp_path / "newsmon.db"
+    path.touch()
+    with pytest.raises(StoreError, match="is an empty file, not a newsmon database"):
+        open_store(f"sqlite:///{path}")
+    assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize("keep", ["one page", "all but 100 bytes"])
+def test_truncated_database_is_refused_before_any_write(tmp_path: Path, keep: str) -> None:
+    path = tmp_path / "newsmon.db"
+    with open_store(f"sqlite:///{path}") as store:
+        for n in range(1, 40):
+            store_article(store, n, ())
+    whole = path.read_bytes()
+    cut = whole[:4096] if keep == "one page" else whole[:-100]
+    path.write_bytes(cut)
+    with pytest.raises(StoreError, match="the database file is damaged") as caught:
+        open_store(f"sqlite:///{path}")
+    assert str(path) in str(caught.value) and "restore it from a backup" in str(caught.value)
+    assert path.read_bytes() == cut
+
+
+def test_a_new_database_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.store import engine
+
+    def interrupted(conn: Any, where: str) -> None:
+        conn.exec_driver_sql("CREATE TABLE articles (id INTEGER PRIMARY KEY)")
+        raise StoreError("interrupted while creating the schema")
+
+    path = tmp_path / "snapshots" / "newsmon.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "_prepare_schema", interrupted)
+        with pytest.raises(StoreError, match="interrupted"):
+            open_store(f"sqlite:///{path}")
+    assert list(path.parent.iterdir()) == []        # no half-made newsmon.db, no temporary file left
+    with open_store(f"sqlite:///{path}") as store:
+        store_article(store, 1, ())
+    assert sorted(p.name for p in path.parent.iterdir() if not p.name.startswith("newsmon.db-")) == ["newsmon.db"]
 
 
 def test_folder_and_bad_urls(tmp_path: Path) -> None:

@@ -6,6 +6,10 @@ server) becomes a ``StoreError`` naming the path or URL and the reason, never a 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +68,10 @@ def _sqlite_engine(url: URL) -> Engine:
     if database and database != ":memory:":
         path = Path(database)
         _check_sqlite_file(path)
+        if path.exists():
+            _verify_read_only(path)
+        else:
+            _create_sqlite_file(path)
     else:
         # One shared connection, otherwise every pooled connection would see its own empty database.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
@@ -101,14 +109,88 @@ def _check_sqlite_file(path: Path) -> None:
         raise StoreError(f"{path}: is a folder, not a SQLite database file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size > 0:
-            with path.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
-            if header != SQLITE_HEADER:
-                raise StoreError(f"{path}: not a SQLite database (the file does not start with the "
-                                 "SQLite header); point storage at a new file or folder")
+        if not path.exists():
+            return
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(100)
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the store: {exc.strerror or exc}") from exc
+    if size == 0:
+        # newsmon creates its file complete (see _create_sqlite_file), so an empty one is a damaged or
+        # foreign file; taking it as a new store would silently start the history over.
+        raise StoreError(f"{path}: is an empty file, not a newsmon database; delete it to start a new store")
+    if not header.startswith(SQLITE_HEADER):
+        raise StoreError(f"{path}: not a SQLite database (the file does not start with the "
+                         "SQLite header); point storage at a new file or folder")
+    truncated = _truncation(path, size, header)
+    if truncated:
+        raise StoreError(f"{path}: the database file is damaged ({truncated}); newsmon leaves it as it is: "
+                         "restore it from a backup, or point storage at a new file or folder")
+
+
+def _truncation(path: Path, size: int, header: bytes) -> str | None:
+    """Why the file is shorter than its header says, or None. SQLite would open a truncated file and
+    fail (or write) only when it reaches the missing pages, possibly in the middle of a check."""
+    if len(header) < 100:
+        return f"only {size} bytes, shorter than the SQLite header"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if size % page_size:
+        return f"{size} bytes is not a whole number of {page_size}-byte pages"
+    # The page count at offset 28 is valid only if the change counter (24) equals "version-valid-for" (92).
+    pages = int.from_bytes(header[28:32], "big")
+    if pages and header[24:28] == header[92:96] and size < pages * page_size:
+        # With a write-ahead log present, the log may hold the newest pages; SQLite reconciles the two.
+        wal = Path(f"{path}-wal")
+        if not (wal.exists() and wal.stat().st_size > 0):
+            return f"{size} bytes, but its header counts {pages} pages of {page_size} bytes"
+    return None
+
+
+def _verify_read_only(path: Path) -> None:
+    """Check an existing file's tables through a read-only connection, so that a file we refuse is never
+    written to (opening it for writing would switch it to WAL mode before any check could run)."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=StaticPool)
+    try:
+        with engine.connect() as conn:
+            _verify_schema(conn, str(path))
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise StoreError(f"{path}: the database file is damaged or not a newsmon database ({reason}); "
+                         "newsmon leaves it as it is: restore it from a backup, or point storage at a new "
+                         "file or folder") from exc
+    finally:
+        engine.dispose()
+
+
+def _create_sqlite_file(path: Path) -> None:
+    """Create a new database complete with its schema under a temporary name, then link it into place.
+
+    A process killed while creating leaves a stray temporary file, never an empty or half-made
+    ``newsmon.db`` (which the next start would refuse). If another process created the database
+    meanwhile, theirs is kept and ours dropped.
+    """
+    temporary = path.with_name(f"{path.name}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        temporary.unlink(missing_ok=True)
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(temporary), poolclass=StaticPool)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # persistent: stored in the file header
+                _prepare_schema(conn, str(path))
+                conn.commit()
+        finally:
+            engine.dispose()  # the last connection's close checkpoints and removes the -wal file
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)  # unlike rename, never replaces a database another process created
+    except (OSError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or exc
+        raise StoreError(f"{path}: cannot create the store: {reason}") from exc
+    finally:
+        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def _postgresql_engine(url: URL) -> Engine:
@@ -123,6 +205,13 @@ def _prepare_schema(conn: Connection, where: str) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
+    _verify_schema(conn, where)
+    metadata.create_all(conn, checkfirst=True)
+    insert_ignore(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], key="key")
+
+
+def _verify_schema(conn: Connection, where: str) -> None:
+    """Refuse a database that is not newsmon's (or a newer newsmon's, or lacks columns); reads only."""
     inspector = inspect(conn)
     existing = set(inspector.get_table_names())
     ours = set(metadata.tables)
@@ -134,18 +223,16 @@ def _prepare_schema(conn: Connection, where: str) -> None:
             listed = ", ".join(clash[:8]) + (", ..." if len(clash) > 8 else "")
             raise StoreError(f"{where}: not a newsmon database (it has other tables: {listed}); "
                              "point storage at a new file or database")
-    else:
-        stored = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-        if stored is None or not stored.isdigit():
-            raise StoreError(f"{where}: newsmon_meta has no valid schema_version ({stored!r})")
-        if int(stored) > SCHEMA_VERSION:
-            raise StoreError(f"{where}: written by a newer newsmon (schema {stored}, this one reads "
-                             f"{SCHEMA_VERSION}); upgrade newsmon")
-        for name in sorted(existing & ours):
-            have = {column["name"] for column in inspector.get_columns(name)}
-            missing = sorted(set(metadata.tables[name].columns.keys()) - have)
-            if missing:
-                raise StoreError(f"{where}: table {name} lacks columns {', '.join(missing)}; "
-                                 "the database is damaged or not newsmon's")
-    metadata.create_all(conn, checkfirst=True)
-    insert_ignore(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], key="key")
+        return
+    stored = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    if stored is None or not stored.isdigit():
+        raise StoreError(f"{where}: newsmon_meta has no valid schema_version ({stored!r})")
+    if int(stored) > SCHEMA_VERSION:
+        raise StoreError(f"{where}: written by a newer newsmon (schema {stored}, this one reads "
+                         f"{SCHEMA_VERSION}); upgrade newsmon")
+    for name in sorted(existing & ours):
+        have = {column["name"] for column in inspector.get_columns(name)}
+        missing = sorted(set(metadata.tables[name].columns.keys()) - have)
+        if missing:
+            raise StoreError(f"{where}: table {name} lacks columns {', '.join(missing)}; "
+                             "the database is damaged or not newsmon's")
