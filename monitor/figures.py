@@ -266,8 +266,15 @@ def find_figures(sentence: str, *, with_context: bool = True) -> list[Figure]:
 
 
 def format_value(value: float | int, unit: str | None = None) -> str:
-    """A readable spelling of a value: ``format_value(2400000000, "USD")`` -> "USD 2,400,000,000"."""
-    text = f"{value:,}" if isinstance(value, int) else f"{value:,.10g}" if abs(value) < 1e15 else str(value)
+    """A readable spelling of a value: ``format_value(2400000000, "USD")`` -> "USD 2,400,000,000".
+
+    ``find_figures`` reads the spelling back as the same value and unit: floats are written with the
+    shortest digits that round-trip (never in exponent form), and a number ``find_figures`` would take
+    for a European thousands separator ("1.001" is 1001) gets a trailing zero ("1.0010").
+    """
+    text = f"{value:,}" if isinstance(value, int) else format(Decimal(repr(value)), ",f")
+    if unit not in ("%", "pp") and _AMBIGUOUS_THOUSANDS.fullmatch(text):
+        text += "0"
     if unit in ("%", "pp"):
         return text + "%"
     if unit is None:
