@@ -29,7 +29,10 @@ from .models import CheckEvent, Document
 from .terminal import print_diff_details, print_document, print_event
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .check import PageFetcher
+    from .store import Store
 
 EXIT_ERRORS_IN_RUN = 1
 EXIT_USAGE = 2
@@ -155,6 +158,7 @@ def check(
 
             with Notifier(config, store) as notifier:
                 notifier.notify(events, report_link(config))
+        _refresh_site(store, config, events, started)
     report = write_run_reports(events, config.reports_dir(), started)
     if format is TextOrJson.text:
         counts = {name: sum(1 for e in events if e.event == name) for name in dict.fromkeys(e.event for e in events)}
@@ -162,6 +166,17 @@ def check(
         err.print(Text(f"{len(events)} checked: {summary}. Report: {report.markdown}"))
     if any(e.event == "error" for e in events):
         raise typer.Exit(EXIT_ERRORS_IN_RUN)
+
+
+def _refresh_site(store: Store, config: Config, events: list[CheckEvent], started: datetime) -> None:
+    """Bring the report site up to date with this run's changes; a failure is a warning, never lost checks."""
+    from .report.site import refresh_site
+
+    try:
+        refresh_site(store, config.reports_dir(), events, generated_at=started)
+    except (MonitorError, OSError) as exc:
+        err.print(Text(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
+                       style="yellow"))
 
 
 # -- diff -----------------------------------------------------------------------------------------------

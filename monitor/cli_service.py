@@ -35,6 +35,9 @@ def report(
         "--out", "-o", help="Folder of the site (default: the configuration's reports folder).")] = None,
     since: Annotated[str | None, typer.Option(
         "--since", help="Only changes this recent: 90 (seconds), 30m, 12h, 7d (default: every change).")] = None,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Redraw every article from the store, ignoring the site's cache (same result, slower).")]
+    = False,
 ) -> None:
     """Write the report site: index.html, a page per changed article, changes.json, changes.atom, changes.md.
 
@@ -59,14 +62,14 @@ def report(
     target = out_dir if out_dir is not None else config.reports_dir()
     with opened_store(config) as store:
         try:
-            site = build_site(store, target, since=cutoff, generated_at=now)
+            site = build_site(store, target, since=cutoff, generated_at=now, rebuild=rebuild)
         except MonitorError as exc:
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot write the report into {target}: {exc.strerror or exc}")
     changes = f"{site.changes} change{'' if site.changes == 1 else 's'}"
     articles = f"{site.articles} article{'' if site.articles == 1 else 's'}"
-    out.print(Text(f"{changes} in {articles}: {site.index}"))
+    out.print(Text(f"{changes} in {articles} ({site.rebuilt} redrawn): {site.index}"))
 
 
 @app.command()

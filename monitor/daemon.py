@@ -38,6 +38,7 @@ from monitor.lock import StorageLock, acquire
 from monitor.models import CheckEvent, Validators
 from monitor.notify import Notifier, report_link
 from monitor.polite import CANCELLED, Guard, GuardedFetcher, PoliteFetcher, host_key
+from monitor.report.site import SITE_EVENTS, build_site
 from monitor.robots import DEFAULT_TTL
 from monitor.schedule import next_check
 from monitor.store import ArticleState, Store
@@ -55,6 +56,7 @@ DISCOVERY_MIN = 10.0         # ... and at most this often, even with "interval: 
 PER_HOST_PER_BATCH = 5       # one slow host must not hold a whole batch
 CHANGES = frozenset({"new", "modified", "cosmetic", "removed", "restored"})
 NOTIFY_RETRY = 60.0          # seconds between two looks for notifications to retry while nothing is checked
+SITE_REFRESH = 60.0          # the report site is brought up to date at most this often, when something changed
 
 
 class DaemonChecker(ArticleChecker):
@@ -134,6 +136,10 @@ class Daemon:
         # --- notifications (monitor.notify): after each batch of checks; None without `notify:` targets ---
         self.notifier = Notifier(config, store, clock=clock) if config.notify else None
         self._next_flush = 0.0
+        # --- the report site (monitor.report.site): whether changes wait to be drawn, and when to draw them.
+        # True at start: changes stored while no daemon ran (by `newsmon check`, or before a crash) count too.
+        self._site_pending = True
+        self._next_site = 0.0
 
     # -- which URLs are trusted ----------------------------------------------------------------------
 
@@ -171,9 +177,26 @@ class Daemon:
                 events.append(event)
                 done += 1
             self._notify(events)
+            self._site_pending = self._site_pending or any(e.event in SITE_EVENTS for e in events)
         if not done:
             self._notify(None)                       # nothing checked: retry failed notifications now and then
+        self.refresh_site()
         return done
+
+    def refresh_site(self) -> None:
+        """Bring the report site up to date when changes wait, at most every SITE_REFRESH seconds.
+
+        Only the pages of articles that changed are redrawn (monitor.report.site_cache). Never raises: a
+        broken report folder must not stop the checks."""
+        if not self._site_pending or time.monotonic() < self._next_site:
+            return
+        self._next_site = time.monotonic() + SITE_REFRESH
+        self._site_pending = False
+        try:
+            build_site(self.store, self.config.reports_dir(), since=None, generated_at=self.clock())
+        except Exception:
+            log.exception("the report site in %s was not updated; it will be at the next change",
+                          self.config.reports_dir())
 
     # --- notifications ------------------------------------------------------------------------------
 

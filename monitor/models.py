@@ -103,6 +103,10 @@ class FigureChange:
                 "unit": self.unit, "qualifier_old": self.qualifier_old, "qualifier_new": self.qualifier_new,
                 "context": self.context, "old_sentence": self.old_sentence, "new_sentence": self.new_sentence}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FigureChange:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class QualifierChange:
@@ -120,6 +124,10 @@ class QualifierChange:
         return {"figure": self.figure, "value": self.value, "old": self.old, "new": self.new,
                 "context": self.context, "old_sentence": self.old_sentence, "new_sentence": self.new_sentence}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QualifierChange:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
 
 WordOp = tuple[str, str]           # ("=", "same"), ("-", "removed"), ("+", "added")
 
@@ -132,6 +140,10 @@ class ChangedSentence:
 
     def to_dict(self) -> dict[str, Any]:
         return {"old": self.old, "new": self.new, "words": [list(op) for op in self.words]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChangedSentence:
+        return cls(old=data["old"], new=data["new"], words=tuple((op, word) for op, word in data["words"]))
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,20 @@ class Diff:
             "moved": list(self.moved),
             "qualifiers": [q.to_dict() for q in self.qualifiers],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diff:
+        """The inverse of ``to_dict``: ``Diff.from_dict(d.to_dict()) == d``."""
+        title = data.get("title")
+        return cls(
+            kind=data["kind"], significance=data["significance"],
+            title=None if title is None else TitleChange(old=title["old"], new=title["new"]),
+            figures=tuple(FigureChange.from_dict(f) for f in data.get("figures", ())),
+            added=tuple(data.get("added", ())), removed=tuple(data.get("removed", ())),
+            changed=tuple(ChangedSentence.from_dict(c) for c in data.get("changed", ())),
+            moved=tuple(data.get("moved", ())),
+            qualifiers=tuple(QualifierChange.from_dict(q) for q in data.get("qualifiers", ())),
+        )
 
 
 @dataclass(frozen=True)

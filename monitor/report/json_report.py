@@ -12,9 +12,15 @@ from .changes import changes_of
 
 
 def safe_json(value: object) -> str:
-    """Indented JSON whose ``<``, ``>`` and ``&`` are \\u escapes: the same data after ``json.loads``, but
-    inert if a server or a viewer ever takes the file for HTML (article text is untrusted)."""
-    text = json.dumps(value, ensure_ascii=False, indent=2)
+    """JSON whose ``<``, ``>`` and ``&`` are \\u escapes: the same data after ``json.loads``, but inert if a
+    server or a viewer ever takes the file for HTML (article text is untrusted).
+
+    A list is written one item per line: ``indent`` would switch ``json`` to its pure-Python encoder, five
+    times slower on the site's change lists, which are rewritten after every check."""
+    if isinstance(value, list):
+        text = "[\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in value) + "\n]" if value else "[]"
+    else:
+        text = json.dumps(value, ensure_ascii=False, indent=2)
     # In JSON text these characters can only occur inside strings, where the escapes mean the same.
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") + "\n"
 

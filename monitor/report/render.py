@@ -82,6 +82,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,             # package files: no stat() of the template at every page
     )
     env.filters.update(http_url=http_url, utc_time=utc_time, iso_time=iso_time, figure_text=figure_text,
                        describe=describe_diff, title_words=title_words)

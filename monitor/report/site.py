@@ -16,22 +16,26 @@ as given: an article URL can hold ``../``, a source name can hold anything.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..models import SIGNIFICANCE_ORDER
+from markupsafe import Markup
+
+from ..models import SIGNIFICANCE_ORDER, CheckEvent
 from ..store import Store
+from ..store.reporting import article_history, boilerplate_keys, changed_article_stamps
 from .charts import chart, figure_series
 from .feeds import changes_atom, changes_json
 from .files import write_if_changed
 from .markdown import render_changes_markdown
 from .render import render
-from .timeline import Change, Timeline, changes_since, load_timelines, source_slug
+from .site_cache import CachedArticle, SiteCache, boilerplate_signature
+from .timeline import Change, Timeline, article_key, build_timeline, changes_since, sort_changes, source_slug
 
-__all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "write_site"]
+__all__ = ["SIGNIFICANCE_PAGES", "SITE_EVENTS", "SiteReport", "build_site", "refresh_site", "write_site"]
 
 # Filter pages: (label, file, lowest significance shown). "all" is index.html itself.
 SIGNIFICANCE_PAGES: tuple[tuple[str, str, str], ...] = (
@@ -51,6 +55,7 @@ class SiteReport:
     changes: int            # changes listed (in the window)
     articles: int           # article pages
     written: int            # files written (the rest already held the same content)
+    rebuilt: int = 0        # articles read and diffed again (the others came from the site's cache)
 
 
 # Where a rendered page goes: a file under the report folder, or (newsmon serve) a dict in memory.
@@ -80,12 +85,30 @@ def _source_links(root: str, changes: Sequence[Change], current: str | None) -> 
             for name in sorted(counts, key=str.casefold)]
 
 
+class ChangeItems:
+    """Each change's list entry, rendered once per link depth and shared by every list page showing it:
+    index.html, the significance pages and a source page would otherwise render it up to five times."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[int, str], Markup] = {}
+
+    def for_root(self, root: str) -> Callable[[Change], Markup]:
+        def item(change: Change) -> Markup:
+            key = (id(change), root)
+            if key not in self._done:
+                # Safe: rendered by an autoescaping template; every article string in it is escaped.
+                self._done[key] = Markup(render("change_item.html.j2", change=change, root=root).rstrip("\n"))
+            return self._done[key]
+        return item
+
+
 def _list_page(write: PageWriter, relative: str, *, heading: str, changes: Sequence[Change],
                all_changes: Sequence[Change], root: str, significance_file: str | None,
-               source: str | None, feeds: str, context: dict[str, Any]) -> Path:
+               source: str | None, feeds: str, context: dict[str, Any], items: ChangeItems | None = None) -> Path:
     """One page of the change list; ``feeds`` is the path stem of its Atom/JSON (relative to the page)."""
     return write(relative, render(
         "changes.html.j2", heading=heading, changes=changes, root=root,
+        item=(items or ChangeItems()).for_root(root),
         significance_links=_significance_links(root, significance_file),
         source_links=_source_links(root, all_changes, source),
         atom_href=f"{feeds}.atom", json_href=f"{feeds}.json",
@@ -93,9 +116,10 @@ def _list_page(write: PageWriter, relative: str, *, heading: str, changes: Seque
         **context))
 
 
-def _article_pages(write: PageWriter, timeline: Timeline) -> None:
+def _article_pages(write: PageWriter, timeline: Timeline, versions: Collection[int] | None = None) -> None:
+    """An article's page and its version pages (only ``versions`` when given: the others are current)."""
     # No generation time on these pages: an article page changes only with the article, and a version page
-    # never, so rebuilding the site after every check rewrites only what changed.
+    # only with the version after it (its "next" link), so rebuilding the site rewrites only what changed.
     numbers = [v.number for v in timeline.versions]
     charts = [chart(series, numbers) for series in figure_series(timeline)]
     write(f"articles/{timeline.key}.html", render(
@@ -104,24 +128,24 @@ def _article_pages(write: PageWriter, timeline: Timeline) -> None:
         charts=charts, version_events=timeline.version_events(), changes=list(reversed(timeline.changes)),
         root="../"))
     for index, version in enumerate(timeline.versions):
+        if versions is not None and version.number not in versions:
+            continue
         write(f"articles/{timeline.key}-v{version.number}.html", render(
             "version.html.j2", version=version, key=timeline.key, source=timeline.source,
             previous=numbers[index - 1] if index > 0 else None,
             next=numbers[index + 1] if index + 1 < len(numbers) else None, root="../"))
 
 
-def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime | None,
-               generated_at: datetime) -> SiteReport:
-    """Write the site for ``timelines`` (the articles with a change in the window) into ``out_dir``."""
-    write = _Writer(out_dir)
-    changes = changes_since(timelines, since)
+def _list_pages(write: PageWriter, changes: Sequence[Change], *, since: datetime | None,
+                generated_at: datetime) -> None:
+    """index.html and its filters, the global and per-source feeds and lists, for ``changes`` in report order."""
     context: dict[str, Any] = {"generated_at": generated_at, "since": since}
-
+    items = ChangeItems()
     for label, file, lowest in SIGNIFICANCE_PAGES:
         shown = [c for c in changes if SIGNIFICANCE_ORDER[c.significance] >= SIGNIFICANCE_ORDER[lowest]]
         heading = "Changes" if lowest == "none" else f"Changes: significance {label}"
         _list_page(write, file, heading=heading, changes=shown, all_changes=changes, root="",
-                   significance_file=file, source=None, feeds="changes", context=context)
+                   significance_file=file, source=None, feeds="changes", context=context, items=items)
     write("changes.json", changes_json(changes))
     write("changes.atom", changes_atom(changes, title="newsmon: changes", feed_id=FEED_ID,
                                        generated_at=generated_at))
@@ -132,17 +156,83 @@ def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime 
         slug = source_slug(name)
         own = [c for c in changes if c.source == name]
         _list_page(write, f"sources/{slug}.html", heading=f"Changes: {name}", changes=own, all_changes=changes,
-                   root="../", significance_file=None, source=name, feeds=slug, context=context)
+                   root="../", significance_file=None, source=name, feeds=slug, context=context, items=items)
         write(f"sources/{slug}.json", changes_json(own))
         write(f"sources/{slug}.atom", changes_atom(own, title=f"newsmon: {name}",
                                                    feed_id=f"{FEED_ID}:source:{slug}", generated_at=generated_at))
 
+
+def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime | None,
+               generated_at: datetime) -> SiteReport:
+    """Write the site for ``timelines`` (the articles with a change in the window) into ``out_dir``."""
+    write = _Writer(out_dir)
+    changes = changes_since(timelines, since)
+    _list_pages(write, changes, since=since, generated_at=generated_at)
     for timeline in timelines:
         _article_pages(write, timeline)
     return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=len(timelines),
-                      written=write.written)
+                      written=write.written, rebuilt=len(timelines))
 
 
-def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime) -> SiteReport:
-    """Recompute the changes at or after ``since`` (all when None) from the store and write the site."""
-    return write_site(load_timelines(store, since), out_dir, since=since, generated_at=generated_at)
+def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime,
+               rebuild: bool = False) -> SiteReport:
+    """Bring the site in ``out_dir`` up to date with the store: changes at or after ``since`` (all when None).
+
+    Only articles whose stamp moved since the last build (``site_cache``) are read and diffed again, and
+    only their pages written; the lists and feeds are redrawn from every article's changes. ``rebuild``
+    ignores the cache (the result is the same, only slower).
+    """
+    write = _Writer(out_dir)
+    cache = SiteCache(out_dir)
+    keys: dict[str, frozenset[str]] = {}
+    changes: list[Change] = []
+    articles = rebuilt = 0
+    for stamp in changed_article_stamps(store, since):
+        if stamp.source not in keys:
+            keys[stamp.source] = boilerplate_keys(store, stamp.source)
+        signature = boilerplate_signature(keys[stamp.source])
+        cached = None if rebuild else cache.load(stamp.url)
+        page = out_dir / "articles" / f"{article_key(stamp.url)}.html"
+        if cached is not None and cached.is_current(stamp, signature) and page.exists():
+            changes.extend(cached.changes)
+            articles += 1
+            continue
+        history = article_history(store, stamp.url)
+        if history is None:
+            continue
+        same_diffs = cached is not None and cached.boilerplate == signature
+        known = {(c.previous_version, c.version): c.diff for c in cached.changes
+                 if c.diff is not None and c.previous_version is not None} if same_diffs and cached else {}
+        timeline = build_timeline(history, keys[stamp.source], known)
+        _article_pages(write, timeline, _versions_to_write(timeline, out_dir, cached))
+        cache.save(stamp, signature, timeline.changes)
+        changes.extend(timeline.changes)
+        articles += 1
+        rebuilt += 1
+    shown = sort_changes(c for c in changes if since is None or c.time >= since)
+    _list_pages(write, shown, since=since, generated_at=generated_at)
+    return SiteReport(index=out_dir / "index.html", changes=len(shown), articles=articles,
+                      written=write.written, rebuilt=rebuilt)
+
+
+SITE_EVENTS = frozenset({"modified", "cosmetic", "removed", "restored"})   # events the site shows
+
+
+def refresh_site(store: Store, out_dir: Path, events: Sequence[CheckEvent], *, generated_at: datetime) -> bool:
+    """After a check: bring the site up to date when ``events`` hold a change it shows or it was never
+    built. True when it was. Raises like ``build_site`` (a caller that must not fail catches)."""
+    if not any(e.event in SITE_EVENTS for e in events) and (out_dir / "index.html").exists():
+        return False
+    build_site(store, out_dir, since=None, generated_at=generated_at)
+    return True
+
+
+def _versions_to_write(timeline: Timeline, out_dir: Path, cached: CachedArticle | None) -> set[int] | None:
+    """The version pages a rebuilt article needs: all (None) without a usable cache; else the versions
+    added since, the one before them (its "next" link) and any whose file is missing."""
+    if cached is None or cached.latest_version is None:
+        return None
+    numbers = [v.number for v in timeline.versions]
+    wanted = {n for n in numbers if n >= cached.latest_version}
+    wanted.update(n for n in numbers if not (out_dir / "articles" / f"{timeline.key}-v{n}.html").exists())
+    return wanted

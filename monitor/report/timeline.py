@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +74,15 @@ class Change:
                 "diff": None if self.diff is None else self.diff.to_dict(),
                 "page": f"articles/{self.key}.html#{self.anchor}"}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        """The inverse of ``to_dict`` (the site's cache keeps changes this way)."""
+        return cls(url=data["url"], source=data["source"], title=data["title"], event=data["event"],
+                   version=data["version"], previous_version=data["previous_version"],
+                   time=datetime.fromisoformat(data["time"]),
+                   diff=None if data["diff"] is None else Diff.from_dict(data["diff"]),
+                   significance=data["significance"], reverted_to=data["reverted_to"])
+
     def to_event(self) -> CheckEvent:
         """As a check event, for the Markdown writer shared with run reports."""
         return CheckEvent(url=self.url, source=self.source, event=self.event,  # type: ignore[arg-type]
@@ -115,8 +124,13 @@ def _version_at(history: ArticleHistory, when: datetime) -> int:
     return current
 
 
-def build_timeline(history: ArticleHistory, boilerplate: Collection[str] = frozenset()) -> Timeline:
-    """Diff each pair of consecutive versions and place the take-downs and returns among them."""
+def build_timeline(history: ArticleHistory, boilerplate: Collection[str] = frozenset(),
+                   known: Mapping[tuple[int, int], Diff] | None = None) -> Timeline:
+    """Diff each pair of consecutive versions and place the take-downs and returns among them.
+
+    ``known`` holds diffs computed before with the same boilerplate, by (previous, current) version number:
+    versions never change, so those pairs need no diffing again."""
+    known = known or {}
     changes: list[Change] = []
     seen: dict[str, int] = {}     # fingerprint -> newest version number with it, to name reverts
     versions = history.versions
@@ -124,8 +138,8 @@ def build_timeline(history: ArticleHistory, boilerplate: Collection[str] = froze
         if previous is None:
             seen[current.text_sha256] = current.number
             continue
-        diff = diff_documents(strip_boilerplate(previous.document, boilerplate),
-                              strip_boilerplate(current.document, boilerplate))
+        diff = known.get((previous.number, current.number)) or diff_documents(
+            strip_boilerplate(previous.document, boilerplate), strip_boilerplate(current.document, boilerplate))
         reverted_to = seen.get(current.text_sha256)
         seen[current.text_sha256] = current.number
         outcome = history.outcomes.get(current.number)

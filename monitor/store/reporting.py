@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.errors import StoreError
 from monitor.models import Version
@@ -26,8 +27,8 @@ from monitor.store.blobs import get_blob
 from monitor.store.schema import articles, checks, source_boilerplate, sources, versions
 from monitor.store.store import Store
 
-__all__ = ["ArticleHistory", "ArticleMatch", "CheckMark", "article_history", "boilerplate_keys", "changed_articles",
-           "search_articles", "stored_articles"]
+__all__ = ["ArticleHistory", "ArticleMatch", "ArticleStamp", "CheckMark", "article_history", "boilerplate_keys",
+           "changed_article_stamps", "changed_articles", "search_articles", "stored_articles"]
 
 # Outcomes that are events of their own even without a new version.
 STATUS_OUTCOMES = ("removed", "restored")
@@ -72,20 +73,57 @@ def _reading(store: Store, action: str) -> Iterator[Connection]:
         raise StoreError(f"cannot {action}: {getattr(exc, 'orig', None) or exc}") from exc
 
 
-def changed_articles(store: Store, since: datetime | None = None) -> list[tuple[str, str]]:
-    """(url, source) of every article with a change at or after ``since`` (all time when None): a second or
-    later version, or a removed/restored check. Ordered by URL."""
+def _changed(since: datetime | None) -> ColumnElement[bool]:
+    """Articles with a second or later version, or a removed/restored check, at or after ``since``."""
     later_version = (select(versions.c.article_id).where(versions.c.number > 1))
     status_check = select(checks.c.article_id).where(checks.c.outcome.in_(STATUS_OUTCOMES))
     if since is not None:
         later_version = later_version.where(versions.c.created_at >= since)
         status_check = status_check.where(checks.c.checked_at >= since)
+    return or_(articles.c.id.in_(later_version), articles.c.id.in_(status_check))
+
+
+def changed_articles(store: Store, since: datetime | None = None) -> list[tuple[str, str]]:
+    """(url, source) of every article with a change at or after ``since`` (all time when None): a second or
+    later version, or a removed/restored check. Ordered by URL."""
     query = (select(articles.c.url, sources.c.name)
              .join(sources, articles.c.source_id == sources.c.id)
-             .where(or_(articles.c.id.in_(later_version), articles.c.id.in_(status_check)))
+             .where(_changed(since))
              .order_by(articles.c.url))
     with _reading(store, "list the changed articles") as conn:
         return [(row.url, row.name) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class ArticleStamp:
+    """What changes whenever an article's report page would: a new version, a take-down or a return.
+
+    Versions and checks are only ever added, so these few columns tell a cached page from a stale one
+    without reading any text."""
+
+    url: str
+    source: str
+    latest_version: int | None
+    fingerprint: str | None
+    gone: bool
+    status_checks: int            # removed/restored checks so far
+    last_status: datetime | None
+
+
+def changed_article_stamps(store: Store, since: datetime | None = None) -> list[ArticleStamp]:
+    """``changed_articles``, each with its stamp, in one query."""
+    status = (select(checks.c.article_id, func.count().label("n"), func.max(checks.c.checked_at).label("last"))
+              .where(checks.c.outcome.in_(STATUS_OUTCOMES)).group_by(checks.c.article_id).subquery())
+    query = (select(articles.c.url, sources.c.name, articles.c.latest_version, articles.c.fingerprint,
+                    articles.c.gone, status.c.n, status.c.last)
+             .join(sources, articles.c.source_id == sources.c.id)
+             .outerjoin(status, status.c.article_id == articles.c.id)
+             .where(_changed(since))
+             .order_by(articles.c.url))
+    with _reading(store, "read the changed articles' state") as conn:
+        return [ArticleStamp(url=r.url, source=r.name, latest_version=r.latest_version, fingerprint=r.fingerprint,
+                             gone=bool(r.gone), status_checks=r.n or 0, last_status=r.last)
+                for r in conn.execute(query)]
 
 
 def article_history(store: Store, url: str) -> ArticleHistory | None:
