@@ -1,4 +1,5 @@
-"""When to check an article next: by its age, stretched while it does not change. Pure: no I/O, no clock.
+"""When to check an article next: by its age, stretched while it does not change. ``next_check`` is pure:
+no I/O, no clock; ``SteadyClock`` is the clock the daemon plans with.
 
 The default cadence is NewsDiffs': an article changes most in its first hours, so it is checked every
 15 minutes while under 3 hours old, hourly under a day, every 3 hours under a week, daily under 30 days,
@@ -13,16 +14,25 @@ would send bursts to one host at every band change.
 
 A source's ``interval`` (``interval: 30s``) replaces the cadence outright: no bands, no stretch, only a
 small jitter, for testing and for live pages whose owner wants a fixed rhythm.
+
+Wall clocks step. A plan is "``interval`` after the check that made it", so the daemon should read its
+time through ``SteadyClock``: when the system clock steps back (NTP correcting a fast clock, a VM restored
+from a snapshot), every planned check stays its interval after the check before it, instead of being
+stranded until the clock catches up with times planned on the old clock. A step forward is taken as it
+comes (it cannot be told from a suspended laptop waking up): every article overdue is due, checked once,
+and planned from the new time; articles past their stop age stop.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["CADENCE", "DEFAULT_STOP_AGE", "JITTER", "STRETCH", "Band", "Plan", "base_interval", "next_check"]
+__all__ = ["CADENCE", "DEFAULT_STOP_AGE", "JITTER", "STRETCH", "Band", "Plan", "SteadyClock", "base_interval",
+           "next_check"]
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
@@ -104,3 +114,33 @@ def next_check(*, now: datetime, born: datetime, changed: bool, streak: int,
     if (when - born).total_seconds() >= limit:
         return Plan(None, new_streak)
     return Plan(when, new_streak, stretched)
+
+
+class SteadyClock:
+    """A clock that never goes back: ``clock()`` plus the sum of every backward step it has seen.
+
+    When the wrapped clock steps back, this one stands still for that instant and then advances with it,
+    so the time between two readings is never negative and plans made before the step keep their
+    distance from now (a check due in 15 minutes is still due in 15 minutes, not in 75). Forward steps
+    pass through unchanged. Thread-safe: the daemon's jobs read it from several threads.
+    """
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._offset = timedelta(0)
+        self._last: datetime | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def offset(self) -> timedelta:
+        """How far this clock runs ahead of the wrapped one: the backward steps seen so far."""
+        return self._offset
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            now = self._clock() + self._offset
+            if self._last is not None and now < self._last:
+                self._offset += self._last - now
+                now = self._last
+            self._last = now
+            return now
