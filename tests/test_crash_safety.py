@@ -1,0 +1,367 @@
+"""Crash safety (issue #6): ``newsmon check`` killed at any moment, a full disk, a damaged database file.
+
+The checks run as real processes (``python -m monitor check``) against a news site served on loopback,
+and the database is audited afterwards with plain SQL, not through the code under test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from monitor.demo.site import ArticleText, render_article_page
+from monitor.normalise import fingerprint
+from monitor.store.blobs import get_blob
+from monitor.store.schema import articles, checks, versions
+
+ROOT = Path(__file__).parent.parent
+WORDS = ("minister", "council", "harbour", "inquiry", "budget", "storm", "court", "rail", "school", "river",
+         "report", "vote", "museum", "hospital", "strike", "market", "bridge", "festival", "police", "trial")
+
+
+# -- a news site on loopback whose every article changes with each generation ---------------------------
+
+def article_page(number: int, generation: int) -> bytes:
+    """Article ``number`` as published in ``generation``: each generation rewrites its last paragraph.
+
+    Each article's words are its own (seeded by its number), so no line is shared across articles and
+    learned as boilerplate, which would hide a change from the check.
+    """
+    rng = random.Random(number)
+    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(30)) + "." for _ in range(4)]
+    paragraphs.append(f"Update {generation} of story {number}: {generation * 7 + number} people were "
+                      f"evacuated from the {WORDS[(number + generation) % len(WORDS)]} by noon.")
+    article = ArticleText(title=f"Story {number} of the crash test", standfirst=f"Standfirst of story {number}.",
+                          paragraphs=tuple(paragraphs))
+    return render_article_page(article).encode("utf-8")
+
+
+@dataclass
+class NewsSite:
+    """Serves /story/0 ... /story/N-1 of the current ``generation``; remembers what it served."""
+
+    count: int
+    generation: int = 0
+    served: set[tuple[int, int]] = field(default_factory=set)   # (article, generation)
+    _pages: dict[tuple[int, int], bytes] = field(default_factory=dict)
+
+    def page(self, number: int, generation: int) -> bytes:
+        key = (number, generation)
+        if key not in self._pages:
+            self._pages[key] = article_page(number, generation)
+        return self._pages[key]
+
+    def url(self, base: str, number: int) -> str:
+        return f"{base}/story/{number}"
+
+    def generation_of(self, number: int, html: bytes) -> int:
+        """Which generation of article ``number`` these bytes are (every served page is cached)."""
+        return next(g for (n, g), page in self._pages.items() if n == number and page == html)
+
+
+@pytest.fixture
+def news_site() -> Iterator[tuple[NewsSite, str]]:
+    site = NewsSite(count=30)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+            try:
+                number = int(self.path.removeprefix("/story/"))
+            except ValueError:
+                number = -1
+            if not 0 <= number < site.count:
+                self.send_error(404)
+                return
+            generation = site.generation
+            body = site.page(number, generation)
+            site.served.add((number, generation))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_config(folder: Path, urls: list[str], storage: str = "snapshots/") -> Path:
+    path = folder / "config.yaml"
+    listed = "".join(f"\n      - {u}" for u in urls)
+    path.write_text(f"storage: {storage}\nreports: reports/\nper_host_delay: 0\n"
+                    f"sources:\n  - name: wire\n    urls:{listed}\n", encoding="utf-8")
+    return path
+
+
+# -- running newsmon as a process ---------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """One ``newsmon check`` process: the generation served, its events, and whether it was killed."""
+
+    generation: int
+    events: list[dict]
+    returncode: int
+    stderr: str
+
+    @property
+    def killed(self) -> bool:
+        return self.returncode == -signal.SIGKILL
+
+
+def newsmon(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "monitor", *args, "-c", str(config)]
+
+
+# Runs newsmon, which SIGKILLs itself at the n-th version it writes: "uncommitted" inside the transaction
+# (the version's rows written, COMMIT not yet sent), "committed" right after COMMIT, before the event is
+# printed. These two moments are microseconds wide; random kills rarely hit them.
+SELF_KILL = """
+import os, signal, sys
+from monitor.cli import main
+from monitor.store import store
+
+moment, at = sys.argv[1], int(sys.argv[2])
+written = 0
+write, record_many = store.Store._write, store.Store.record_many
+
+def die():
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def counting_write(self, conn, prepared, source_ids):
+    global written
+    number = write(self, conn, prepared, source_ids)
+    written += prepared.item.new_version is not None
+    if moment == "uncommitted" and written == at:
+        die()
+    return number
+
+def committing(self, items):
+    numbers = record_many(self, items)
+    if moment == "committed" and written == at:
+        die()
+    return numbers
+
+store.Store._write, store.Store.record_many = counting_write, committing
+main(sys.argv[3:])
+"""
+
+
+def run_check(config: Path, generation: int, *, kill_after_events: int | None = None,
+              kill_after_seconds: float | None = None, rng: random.Random | None = None,
+              self_kill: tuple[str, int] | None = None) -> Run:
+    """Run a check; SIGKILL it once it printed ``kill_after_events`` events (plus a few random
+    milliseconds, so that the kill lands anywhere in the next article's store), after a time, or
+    at a moment given to SELF_KILL."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    stderr_path = config.parent / "stderr.txt"
+    command = newsmon(config, "check", "--format", "json")
+    if self_kill is not None:
+        command = [sys.executable, "-c", SELF_KILL, self_kill[0], str(self_kill[1]), *command[3:]]
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(command, cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=stderr)
+        timer = threading.Timer(kill_after_seconds, process.kill) if kill_after_seconds is not None else None
+        if timer:
+            timer.start()
+        lines: list[bytes] = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if kill_after_events is not None and len(lines) == kill_after_events:
+                time.sleep((rng or random).uniform(0, 0.03))
+                process.kill()
+        returncode = process.wait()
+        if timer:
+            timer.cancel()
+    # A line cut short by the kill was never reported.
+    events = [json.loads(line) for line in lines if line.endswith(b"\n")]
+    return Run(generation, events, returncode, stderr_path.read_text(encoding="utf-8", errors="replace"))
+
+
+# -- auditing the database with plain SQL ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StoredVersion:
+    url: str
+    number: int
+    fingerprint: str
+    text: str
+    html: bytes
+
+
+def integrity(database: Path) -> str:
+    with sqlite3.connect(database) as conn:
+        return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+
+
+def audit(database: Path) -> dict[str, list[StoredVersion]]:
+    """Every stored version by URL, each verified complete; asserts the invariants that hold whatever
+    moment a process was killed at."""
+    engine = create_engine(f"sqlite:///{database}")
+    found: dict[str, list[StoredVersion]] = {}
+    try:
+        with engine.connect() as conn:
+            for article in conn.execute(select(articles)).all():
+                rows = conn.execute(select(versions).where(versions.c.article_id == article.id)
+                                    .order_by(versions.c.number)).all()
+                stored = []
+                for row in rows:
+                    # get_blob re-hashes the decompressed bytes against the key; both blobs must exist.
+                    text, html = get_blob(conn, row.text_blob), get_blob(conn, row.html_blob)
+                    assert hashlib.sha256(text).hexdigest() == row.text_blob
+                    assert hashlib.sha256(html).hexdigest() == row.html_blob
+                    assert fingerprint(row.title, text.decode("utf-8")) == row.fingerprint
+                    stored.append(StoredVersion(article.url, row.number, row.fingerprint, text.decode("utf-8"),
+                                                html))
+                numbers = [v.number for v in stored]
+                assert numbers == list(range(1, len(stored) + 1)), f"{article.url}: versions {numbers}"
+                for older, newer in zip(stored, stored[1:], strict=False):
+                    assert older.fingerprint != newer.fingerprint, f"{article.url}: v{newer.number} repeats"
+                # The article's denormalised state is the latest version's (same transaction).
+                assert article.latest_version == (numbers[-1] if numbers else None)
+                assert article.fingerprint == (stored[-1].fingerprint if stored else None)
+                # Exactly one check wrote each version.
+                writers = conn.execute(select(checks.c.version).where(
+                    (checks.c.article_id == article.id) & checks.c.version.is_not(None))).scalars().all()
+                assert sorted(writers) == numbers, f"{article.url}: checks wrote versions {sorted(writers)}"
+                found[article.url] = stored
+    finally:
+        engine.dispose()
+    return found
+
+
+# -- 1. SIGKILL at random moments ------------------------------------------------------------------------
+
+ROUNDS = 16
+SEED = 7
+
+
+def test_a_check_killed_at_any_moment_loses_and_duplicates_nothing(
+        news_site: tuple[NewsSite, str], tmp_path: Path) -> None:
+    """Checks of 30 articles are SIGKILLed at random moments over many rounds, then one check runs clean.
+
+    Half of the kills come a random time after the start (opening or creating the database, fetching,
+    storing), half a few random milliseconds after the k-th printed event (so inside the storing of
+    the next article: between its commit and its printed line, too). The site publishes a new text of
+    every article before about half of the rounds, so some rounds re-check texts a killed run may have
+    stored already.
+
+    "Exactly once" here: every text the site served that was stored has exactly one version, never two,
+    in the order served; a version is only ever reported once (as new/modified/cosmetic with its number,
+    by the run that stored it); a version a killed run stored without printing its event is not stored
+    again (the next run sees it and says unchanged, or stores the next text as modified); and a text
+    served to a run that completed is stored. Every stored version is complete and verified.
+    """
+    site, base = news_site
+    urls = [site.url(base, n) for n in range(site.count)]
+    config = write_config(tmp_path, urls)
+    database = tmp_path / "snapshots" / "newsmon.db"
+    rng = random.Random(SEED)
+
+    runs: list[Run] = []
+    started = time.monotonic()
+    for _ in range(ROUNDS):
+        if runs and rng.random() < 0.5:
+            site.generation += 1
+        if rng.random() < 0.5:
+            runs.append(run_check(config, site.generation, kill_after_seconds=rng.uniform(0.05, 2.0)))
+        else:
+            runs.append(run_check(config, site.generation, kill_after_events=rng.randint(1, site.count - 1),
+                                  rng=rng))
+    killing = time.monotonic() - started
+    final = run_check(config, site.generation)
+    runs.append(final)
+
+    for run in runs:
+        assert run.killed or run.returncode == 0, run.stderr
+        assert "Traceback" not in run.stderr
+        assert [e for e in run.events if e["event"] == "error"] == []
+    assert final.returncode == 0 and len(final.events) == site.count
+    killed = [r for r in runs if r.killed]
+    mid_store = [r for r in killed if 0 < len(r.events) < site.count]
+    assert len(killed) >= ROUNDS * 3 // 4 and len(mid_store) >= ROUNDS // 4, "the kills missed the checks"
+
+    assert integrity(database) == "ok"
+    stored = audit(database)
+    assert sorted(stored) == sorted(urls)
+
+    reported: dict[tuple[str, int], tuple[str, int]] = {}   # (url, version) -> (event, generation of the run)
+    for run in runs:
+        for event in run.events:
+            if event["event"] in ("new", "modified", "cosmetic"):
+                key = (event["url"], event["version"])
+                assert key not in reported, f"{key} reported twice"
+                reported[key] = (event["event"], run.generation)
+            else:
+                assert event["event"] == "unchanged", event
+
+    silent = 0
+    for number, url in enumerate(urls):
+        generations = [site.generation_of(number, v.html) for v in stored[url]]
+        # One version per stored text, in the order the site published them; the last one is the current.
+        assert generations == sorted(set(generations)) and generations[-1] == site.generation, generations
+        assert all((number, g) in site.served for g in generations)
+        for version, generation in zip(stored[url], generations, strict=True):
+            if (url, version.number) in reported:
+                event, served = reported.pop((url, version.number))
+                assert (event == "new") == (version.number == 1) and served == generation
+            else:
+                silent += 1    # stored by a killed run that died before printing the event
+        # A run that completed stored the text it was served.
+        for run in runs:
+            if not run.killed:
+                assert run.generation in generations
+    assert reported == {}, f"events name versions that are not stored: {sorted(reported)}"
+    print(f"\n{len(runs)} runs in {killing:.1f}s + final: {len(killed)} killed, {len(mid_store)} mid-store, "
+          f"{sum(len(v) for v in stored.values())} versions, {silent} stored silently by a killed run")
+
+
+@pytest.mark.parametrize("moment", ["uncommitted", "committed"])
+def test_a_kill_on_either_side_of_the_commit(news_site: tuple[NewsSite, str], tmp_path: Path, moment: str) -> None:
+    """Killed with a version's rows written but not committed, the version is not stored and the next
+    run stores it as new. Killed right after the commit, before its event was printed, the version is
+    stored, and the next run (same text) says unchanged: stored once, never reported twice."""
+    site, base = news_site
+    site.count = 5
+    urls = [site.url(base, n) for n in range(site.count)]
+    config = write_config(tmp_path, urls)
+    database = tmp_path / "snapshots" / "newsmon.db"
+
+    killed = run_check(config, 0, self_kill=(moment, 3))
+    assert killed.killed and [e["event"] for e in killed.events] == ["new", "new"]
+    assert integrity(database) == "ok"
+    printed = {e["url"] for e in killed.events}
+    stored = {url for url, found in audit(database).items() if found}
+    unprinted = stored - printed
+    assert printed <= stored and len(unprinted) == (1 if moment == "committed" else 0)
+
+    after = run_check(config, 0)
+    assert after.returncode == 0
+    events = {e["url"]: (e["event"], e["version"]) for e in after.events}
+    assert events == {url: ("unchanged", 1) if url in stored else ("new", 1) for url in urls}
+    assert all(len(found) == 1 for found in audit(database).values())
