@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from bs4 import BeautifulSoup
-from lxml.etree import Comment, XPath, _Element
+from lxml.etree import Comment, ErrorTypes, XPath, _Element
 from lxml.html import HtmlElement, fragment_fromstring
-from trafilatura.utils import load_html
+from trafilatura.utils import HTML_PARSER, load_html
 
 from monitor.errors import ExtractionError
 from monitor.metadata import PageMetadata, collapse, line_key, read_metadata
@@ -228,13 +229,35 @@ _STANDFIRST_XPATH = XPath('(//article | //*[contains(@itemtype, "Article")])//*[
                           "self::div][starts-with(normalize-space(text()), $start)]")
 
 
+# trafilatura parses with one HTMLParser shared by every thread. lxml runs one parse at a time on it and
+# clears its error log when the next one starts: this lock keeps the log ours until it has been read.
+_PARSE_LOCK = threading.Lock()
+
+
 def _parse(html: str) -> HtmlElement:
     if not html.strip():
         raise ExtractionError("no article text found: the page is empty")
-    tree = load_html(html)
+    with _PARSE_LOCK:
+        tree = load_html(html)
+        limits = [e for e in HTML_PARSER.error_log if e.type == ErrorTypes.ERR_RESOURCE_LIMIT]
+    if limits:
+        # libxml2 stops at its limits (256 levels of nesting; about 10,000,000 bytes of one text, tag or
+        # comment) and returns what it read so far: stored, that would be an article silently cut short.
+        raise ExtractionError(_parser_limit_reason(limits[0].message, limits[0].line))
     if tree is None:
         raise ExtractionError("no article text found: not an HTML document")
     return tree
+
+
+def _parser_limit_reason(message: str, line: int) -> str:
+    lowered = message.lower()
+    if "depth" in lowered:
+        what = "elements nested more than 255 levels deep"
+    elif "buffer size" in lowered or "too long" in lowered:
+        what = "one text, tag or comment of about 10,000,000 bytes or more"
+    else:
+        what = message.split(", try XML_PARSE_HUGE")[0].strip()
+    return f"the HTML parser stops reading at line {line} ({what}): the rest of the page would be lost"
 
 
 def _drop_never_article(tree: HtmlElement) -> None:

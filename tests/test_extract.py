@@ -10,6 +10,8 @@ whose article text is known exactly: there the extracted paragraphs must be the 
 from __future__ import annotations
 
 import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -414,3 +416,57 @@ def test_the_canonical_url_a_page_declares_is_made_absolute(href: str, expected:
     document = extract(page, url="https://example.com/amp/budget")
     assert document.canonical == expected
     assert document.url == "https://example.com/amp/budget"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The HTML parser's limits: libxml2 stops at them and returns what it read, which must not be stored as
+# the article. (Whole hostile pages through `newsmon check`: test_hostile_responses.py.)
+
+DEEP_INTRO = "".join(f"<p>The council met on Tuesday, meeting {n}, to vote on the budget and the bridge.</p>"
+                     for n in range(3))
+AFTER = "<p>After the nested block, the council also agreed to repair the old market hall roof.</p>"
+
+
+def nested(levels: int) -> str:
+    return page("<title>Council</title>", f"<article>{DEEP_INTRO}{'<div>' * levels}<p>Inside the nest, the "
+                f"mayor spoke for an hour about the bridge.</p>{'</div>' * levels}{AFTER}</article>")
+
+
+def test_a_page_nested_200_levels_deep_is_read_to_its_end() -> None:
+    text = extract(nested(200)).text
+    assert "Inside the nest" in text and "market hall" in text
+
+
+@pytest.mark.parametrize("levels", [300, 100_000])
+def test_a_page_nested_deeper_than_the_parser_reads_is_refused(levels: int) -> None:
+    with pytest.raises(ExtractionError, match=r"stops reading at line \d+ \(elements nested more than 255 levels"):
+        extract(nested(levels))
+    with pytest.raises(ExtractionError, match="nested more than 255 levels"):   # the CSS selector route too
+        extract(nested(levels), selector="article")
+
+
+def test_a_text_node_beyond_the_parser_limit_is_refused() -> None:
+    html = page("<title>Council</title>", f"<article>{DEEP_INTRO}<p>{'word ' * 2_100_000}</p>{AFTER}</article>")
+    with pytest.raises(ExtractionError, match="about 10,000,000 bytes or more"):
+        extract(html)
+
+
+def test_a_limit_hit_in_one_thread_is_never_reported_for_another() -> None:
+    """The parser (and its error log) is shared by every thread: each page gets its own verdict."""
+    good, deep = nested(10), nested(300)
+
+    def outcome(html: str) -> str:
+        try:
+            extract(html)
+            return "ok"
+        except ExtractionError:
+            return "refused"
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # switch threads as often as possible, to give a race its chance
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(outcome, [good, deep] * 40))
+    finally:
+        sys.setswitchinterval(interval)
+    assert outcomes == ["ok", "refused"] * 40
