@@ -67,8 +67,9 @@ def decode_html(body: bytes, charset: str | None = None) -> str:
 
     Order: a byte-order mark; the HTTP charset, if it names a text encoding and the bytes decode strictly
     with it; the first <meta charset> / <meta http-equiv> in the first 4 KB, on the same terms; UTF-8 if
-    it decodes strictly; else windows-1252 with replacement characters (the usual truth behind a wrong
-    UTF-8 label).
+    it decodes strictly; else UTF-8 with replacement characters when valid multi-byte characters outnumber
+    the invalid bytes (a UTF-8 page with a stray byte); else windows-1252 with replacement characters (the
+    usual truth behind a wrong UTF-8 label).
     """
     for bom, codec in _BOMS:
         if body.startswith(bom):
@@ -81,6 +82,13 @@ def decode_html(body: bytes, charset: str | None = None) -> str:
                 return body.decode(label)
             except UnicodeDecodeError:
                 continue
+    # One stray byte (a windows-1252 quote pasted into a UTF-8 page) must not turn every accented letter
+    # of the article into mojibake, and back when it is gone: an edit reported that never happened.
+    as_utf8 = body.decode("utf-8", errors="replace")
+    invalid = as_utf8.count("\ufffd")
+    multibyte = len(as_utf8) - len(as_utf8.encode("ascii", errors="ignore")) - invalid
+    if multibyte > invalid:
+        return as_utf8
     return body.decode("cp1252", errors="replace")
 
 

@@ -344,6 +344,11 @@ CAFE = "Café “naïve” – 5 €"
     (b'<meta charset="bogus">' + CAFE.encode(), "", '<meta charset="bogus">' + CAFE),
     (CAFE.encode(), None, CAFE),                                                  # undeclared UTF-8
     (b"\x81\x8d caf\xe9", None, "\ufffd\ufffd café"),                             # never raises
+    # UTF-8 with one stray windows-1252 byte stays UTF-8: only that byte is lost
+    (CAFE.encode() + b" \x92", "utf-8", CAFE + " \ufffd"),
+    (CAFE.encode() + b" \x92", None, CAFE + " \ufffd"),
+    # more invalid bytes than valid UTF-8 characters: windows-1252
+    ("é".encode() + CAFE.encode("cp1252"), "utf-8", "Ã©" + CAFE),
 ])
 def test_decode_html(body: bytes, charset: str | None, expected: str) -> None:
     assert decode_html(body, charset) == expected

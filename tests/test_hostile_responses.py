@@ -295,6 +295,9 @@ MISDECLARED = {
     "/invalid-utf8": ("text/html", "invalid", "Caféÿ owners in Zürich"),
     # a charset label that names no encoding
     "/bogus-charset": ("text/html; charset=x-no-such-thing", "utf-8", "Café owners in Zürich"),
+    # UTF-8, and on the second fetch a stray windows-1252 byte outside the article: still UTF-8, so the
+    # article's text (and its accented letters) is the same, not an edit
+    "/stray-byte": ("text/html; charset=utf-8", "stray-byte", "Café owners in Zürich"),
 }
 
 
@@ -310,6 +313,8 @@ def misdeclared_page(encoding: str, serial: int) -> bytes:
     tail = f"<!-- served {serial} --></body></html>"
     if encoding == "invalid":
         return html.encode("ascii", errors="xmlcharrefreplace").replace(b"&#233;", b"\xe9\xff") + tail.encode()
+    if encoding == "stray-byte":
+        return (html + tail).encode() + (b"<!-- \x92 -->" if serial > 1 else b"")
     return (html + tail).encode(encoding)
 
 
