@@ -75,6 +75,9 @@ def _describe(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+MAX_DURATION = 36500 * 86400.0
+
+
 def parse_duration(value: object) -> float:
     """Seconds from ``90``, ``"90"``, ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"`` or ``"1h30m"``."""
     expected = ("expected a duration such as 90 (seconds), '30s', '15m', '1h' or '1h30m', "
@@ -94,6 +97,8 @@ def parse_duration(value: object) -> float:
         raise ValueError(expected)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(expected)
+    if seconds > MAX_DURATION:  # planned times must stay inside datetime's range (year 9999)
+        raise ValueError(f"expected a duration of at most 100 years ('36500d'), got {_describe(value)}")
     return seconds
 
 
@@ -138,6 +143,9 @@ def _http_url(url: str) -> str:
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _SIGNIFICANCES = ("none", "low", "medium", "high")
+# Schemes that name files, scripts or transfers, never a notification service (apprise has none of them).
+_NOT_NOTIFICATION = frozenset({"file", "javascript", "vbscript", "data", "about", "blob", "view-source", "ftp",
+                               "ftps", "sftp", "scp", "ssh", "smb", "gopher", "ldap", "ldaps", "jar"})
 
 
 def _notify_url(url: str) -> str:
@@ -150,6 +158,11 @@ def _notify_url(url: str) -> str:
                          f"json://, ...) or an https:// webhook, got {url!r}")
     if url.lower().startswith(("http://", "https://")):
         return _http_url(url)
+    scheme = url.split(":", 1)[0].lower()
+    if scheme in _NOT_NOTIFICATION:
+        raise ValueError(f"{scheme}:// is not a notification service; expected an apprise URL (slack://, "
+                         f"discord://, tgram://, mailto://, ntfy://, json://, ...) or an https:// webhook, "
+                         f"got {url!r}")
     return url
 
 
@@ -451,7 +464,13 @@ def parse_config(text: str, *, filename: str = "<config>", base_dir: Path | None
         return ConfigError(message, file=filename, line=line or _line_of(root, loc),
                            field=".".join(map(str, loc)) or None)
 
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)            # the reader refuses control characters (NUL, ESC ...) here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise fail(f"invalid YAML: the control character U+{code:04X} is not allowed in a configuration file",
+                   line=line) from None
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else {}

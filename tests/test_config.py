@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from monitor.config import (
@@ -294,6 +296,26 @@ BAD = [
     ("python tag", "storage: !!python/object/apply:os.system ['true']\n", 1, None,
      ["could not determine a constructor"]),
     ("two documents", "storage: a\n---\nstorage: b\n", 2, None, ["expected a single document"]),
+    ("NUL character", "storage: snapshots/\nreports: rep\x00orts/\n", 2, None,
+     ["control character U+0000 is not allowed"]),
+    ("escape character", SOURCE + "    urls: [https://bbc.com/\x1b[2J]\n", 3, None, ["U+001B"]),
+    # other schemes and sizes (part 3 of issue #6)
+    ("notify file URL", SOURCE + "notify:\n  - url: file:///etc/passwd\n", 4, "notify.0.url",
+     ["file:// is not a notification service", "'file:///etc/passwd'"]),
+    ("notify javascript URL", SOURCE + "notify:\n  - url: 'javascript://alert(1)'\n", 4, "notify.0.url",
+     ["javascript:// is not a notification service"]),
+    ("data URL", SOURCE + "    urls: ['data:text/html,<script>alert(1)</script>']\n", 3, "sources.0.urls.0",
+     ["expected an absolute URL starting with https://"]),
+    ("scheme-relative URL", SOURCE + "    urls: ['//bbc.com/a']\n", 3, "sources.0.urls.0",
+     ["expected an absolute URL starting with https://"]),
+    ("URL with a NUL escape", SOURCE + "    urls: [\"https://bbc.com/a\\0b\"]\n", 3, "sources.0.urls.0",
+     ["without spaces"]),
+    ("interval past datetime's range", SOURCE + "    interval: 99999999999d\n", 3, "sources.0.interval",
+     ["at most 100 years"]),
+    ("max_age past datetime's range", SOURCE + "    max_age: 1e300\n", 3, "sources.0.max_age",
+     ["at most 100 years"]),
+    ("per_host_delay absurd", "per_host_delay: 1e308\n", 1, "per_host_delay", ["at most 100 years"]),
+    ("name null", "sources:\n  - name: ~\n", 2, "sources.0.name", ["this key is required"]),
 ]
 
 
@@ -323,6 +345,21 @@ def test_alias_bomb_is_refused_quickly() -> None:
     assert time.perf_counter() - started < 0.5
     assert error.line == 1
     assert "anchors and aliases" in str(error)
+
+
+_YAMLISH = st.lists(st.sampled_from(["sources:", "\n", "  - ", "name: ", "urls: ", "[", "]", "{", "}", ",", ":",
+                                     "&a ", "*a", "!!python/name:os.system", "'", '"', "\t", "\x00", "\x1b",
+                                     "https://bbc.com/a", "file:///etc/passwd", "interval: ", "1e308", "-", "#",
+                                     "notify:", "url: ", "---", "? ", "<<: ", "\ufeff", "%YAML 1.1"]),
+                    max_size=40).map("".join)
+
+
+@given(st.one_of(st.text(max_size=200), _YAMLISH))
+def test_any_text_is_a_configuration_or_a_config_error_naming_the_file(text: str) -> None:
+    try:
+        parse_config(text, filename="c.yaml")
+    except ConfigError as error:
+        assert error.file == "c.yaml" and str(error).startswith("c.yaml:")
 
 
 def test_deeply_nested_yaml_is_an_error_not_a_crash() -> None:
