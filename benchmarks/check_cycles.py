@@ -1,0 +1,362 @@
+"""``newsmon check`` cycles against a local news site, side by side with urlwatch and trafilatura.
+
+Starts benchmarks/news_site.py (N articles over H loopback hosts, ETag/Last-Modified, 304s) in its own
+process, then runs three cycles, each tool after the other in the same cycle:
+
+  first       every article is new (200s, extract, store version 1)
+  unchanged   nothing changed (conditional GETs answered 304)
+  changed     --changed of the articles got a new revision (one figure, sometimes a sentence) just before
+
+Tools, each run as a child process from scratch (import and start-up included, as cron would run them):
+
+  newsmon     ``python -m monitor check -c CFG --format json``: per_host_delay 0, --concurrency requests
+              in flight (newsmon's default 16), storage and reports in a temporary folder; one source per host
+  urlwatch    from PyPI, in its own virtual environment (/tmp/urlwatch-venv, created when missing), one job
+              per URL with ``filter: html2text`` (its default method), its default 10 threads, its own cache
+              and config in the temporary folder; stdout reporter only (it prints every NEW and CHANGED job)
+
+For each run: wall time; CPU time (user + sys) and peak memory (ru_maxrss) of the child, from
+``os.wait4``; requests per second and requests by status, from the site's own counts; the site's CPU
+share of the wall time (it must stay well below 100%, or the site is the bottleneck); events printed.
+``start-up`` is the same command with no URL at all (newsmon: an empty source list; urlwatch: an empty job
+list; run twice, the second counted), so "marginal" CPU per article leaves it out. CPU per modified
+article is estimated from the changed cycle, taking the unchanged cycle's marginal CPU per article for the
+articles that did not change.
+
+Then trafilatura.extract (``include_comments=False, favor_precision=True``, as benchmarks/extraction.py)
+and newsmon's ``extract()`` on the same pages (first revision, up to 1,000), in this process: CPU ms per
+page and pages per second, to show what extraction alone costs next to a whole check.
+
+    python benchmarks/check_cycles.py                       # 1,000 articles on 20 hosts, with urlwatch
+    python benchmarks/check_cycles.py --articles 10000 --skip-urlwatch
+    options: --hosts 20 --changed 0.1 --latency-ms 0 --concurrency 16 --seed 1 --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+import news_site  # noqa: E402
+
+URLWATCH_VENV = Path("/tmp/urlwatch-venv")
+CYCLES = ("first", "unchanged", "changed")
+# The stdout reporter's summary lines: "01. NEW: http://...", "02. CHANGED: ...", "03. ERROR: ...".
+URLWATCH_EVENT = re.compile(r"^\d+\. (NEW|CHANGED|ERROR|UNCHANGED|EMPTY-DIFF)\b", re.M)
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Run:
+    """One child process: what it cost and what it did."""
+
+    tool: str
+    cycle: str
+    wall: float
+    cpu: float
+    maxrss_mb: float
+    returncode: int
+    requests: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    server_cpu: float = 0.0
+
+
+# -- the site ----------------------------------------------------------------------------------------
+
+class SiteProcess:
+    """benchmarks/news_site.py in a child process on a free port; killed at exit whatever happens."""
+
+    def __init__(self, articles: int, hosts: int, seed: int, latency_ms: float, log: Path) -> None:
+        self._log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "news_site.py"), "--articles", str(articles), "--hosts", str(hosts),
+             "--port", "0", "--seed", str(seed), "--latency-ms", str(latency_ms)],
+            stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+        atexit.register(self.stop)
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]  # "listening on 0.0.0.0:PORT ..."
+        if not line.startswith("listening on "):
+            self.stop()
+            sys.exit(f"check_cycles: the news site did not start:\n{line}{log.read_text()[-3000:]}")
+        self.port = int(line.split()[2].rsplit(":", 1)[1])
+
+    def control(self, path: str, post: bool = False) -> dict:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_control/{path}",
+                                         method="POST" if post else "GET")
+        with NO_PROXY.open(request, timeout=60) as response:
+            return json.load(response)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# -- running a child -----------------------------------------------------------------------------------
+
+def child_env(home: Path) -> dict[str, str]:
+    """The environment without proxies (everything is on loopback) and with a private HOME/XDG dirs."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"),
+               NO_PROXY="*", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def run_child(tool: str, cycle: str, command: list[str], out: Path, env: dict[str, str],
+              site: SiteProcess | None) -> Run:
+    """Run ``command``; wall time around it, CPU and peak RSS of the child (and its own children) from
+    os.wait4, the site's request counts and CPU before and after."""
+    before = site.control("stats") if site else None
+    err = out.with_suffix(".err")
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    run = Run(tool, cycle, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
+    if site and before:
+        after = site.control("stats")
+        run.requests = Counter(after["requests"]) - Counter(before["requests"])
+        run.server_cpu = after["cpu"] - before["cpu"]
+    if proc.returncode != 0:
+        print(f"  ! {tool} {cycle} exited with status {proc.returncode}; end of its stderr ({err}):\n"
+              + err.read_text(errors="replace")[-2000:], file=sys.stderr)
+    return run
+
+
+def newsmon_events(out: Path) -> Counter[str]:
+    events: Counter[str] = Counter()
+    for line in out.read_text().splitlines():
+        if line.startswith("{"):
+            events[json.loads(line)["event"]] += 1
+    return events
+
+
+def urlwatch_events(out: Path) -> Counter[str]:
+    return Counter(match.lower() for match in URLWATCH_EVENT.findall(out.read_text(errors="replace")))
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+def newsmon_config(path: Path, work: Path, urls_by_host: dict[int, list[str]], concurrency: int) -> None:
+    lines = [f"storage: {work / 'newsmon-store'}/", f"reports: {work / 'newsmon-reports'}/",
+             "per_host_delay: 0", f"concurrency: {concurrency}"]
+    if not urls_by_host:
+        lines.append("sources: []")
+    else:
+        lines.append("sources:")
+        for host, urls in sorted(urls_by_host.items()):
+            lines += [f"  - name: host-{host}", "    urls:"] + [f"      - {url}" for url in urls]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def urlwatch_setup() -> Path:
+    """urlwatch's executable, installed from PyPI into its own virtual environment when missing."""
+    executable = URLWATCH_VENV / "bin" / "urlwatch"
+    if not executable.exists():
+        print(f"installing urlwatch into {URLWATCH_VENV} ...", flush=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", str(URLWATCH_VENV)], check=True)
+        subprocess.run([str(URLWATCH_VENV / "bin" / "pip"), "install", "-q", "urlwatch"], check=True)
+    return executable
+
+
+def urlwatch_files(work: Path, urls: list[str], name: str) -> list[str]:
+    """urls.yaml (one job per URL, html2text filter) and the arguments pointing urlwatch at its files."""
+    jobs = work / f"{name}-urls.yaml"
+    jobs.write_text("".join(f"---\nname: article {i}\nurl: {url}\nfilter: html2text\n"
+                            for i, url in enumerate(urls)) if urls else "")
+    return ["--urls", str(jobs), "--config", str(work / "urlwatch.yaml"), "--cache",
+            str(work / f"{name}-cache.db"), "--hooks", str(work / "hooks.py")]
+
+
+# -- extraction in this process --------------------------------------------------------------------------
+
+def extraction(articles: int, seed: int) -> list[tuple[str, float, int]]:
+    """(label, CPU seconds, pages) for trafilatura.extract and newsmon's extract() on the same pages."""
+    import trafilatura
+
+    from monitor.extract import extract
+
+    pages = [page.decode() for page in news_site.pages(min(articles, 1000), seed)]
+    results = []
+    for label, function in ((f"trafilatura {trafilatura.__version__} extract()",
+                             lambda html: trafilatura.extract(html, include_comments=False,
+                                                              favor_precision=True)),
+                            ("newsmon extract()", extract)):
+        for html in pages[:20]:                   # warm: imports, lxml, caches
+            function(html)
+        started = time.process_time()
+        for html in pages:
+            assert function(html), "nothing extracted"
+        results.append((label, time.process_time() - started, len(pages)))
+    return results
+
+
+# -- the report --------------------------------------------------------------------------------------
+
+def print_table(runs: list[Run], startup: dict[str, Run], articles: int, changed: int) -> None:
+    print()
+    print("| tool | cycle | wall s | CPU s | CPU ms/article | marginal ms/article | requests/s | 200 | 304 "
+          "| peak RSS MB | site CPU % | events |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        base = startup[run.tool].cpu if run.tool in startup else 0.0
+        total = sum(run.requests.values())
+        print(f"| {run.tool} | {run.cycle} | {run.wall:.2f} | {run.cpu:.2f} "
+              f"| {run.cpu / articles * 1000:.2f} | {(run.cpu - base) / articles * 1000:.2f} "
+              f"| {total / run.wall:.0f} | {run.requests.get('200', 0)} | {run.requests.get('304', 0)} "
+              f"| {run.maxrss_mb:.0f} | {run.server_cpu / run.wall * 100:.0f} "
+              f"| {', '.join(f'{k} {v}' for k, v in sorted(run.events.items())) or '-'} |")
+    for tool, run in startup.items():
+        print(f"| {tool} | start-up (no URL) | {run.wall:.2f} | {run.cpu:.2f} | | | | | | {run.maxrss_mb:.0f} | | |")
+
+    print()
+    by = {(run.tool, run.cycle): run for run in runs}
+    for tool in dict.fromkeys(run.tool for run in runs):
+        first, same, edit = (by.get((tool, cycle)) for cycle in CYCLES)
+        if not (first and same and edit) or changed == 0:
+            continue
+        base = startup[tool].cpu
+        per_unchanged = (same.cpu - base) / articles
+        per_modified = (edit.cpu - base - (articles - changed) * per_unchanged) / changed
+        print(f"{tool}: marginal CPU per article: new {(first.cpu - base) / articles * 1000:.2f} ms, "
+              f"unchanged (304) {per_unchanged * 1000:.2f} ms, modified (estimated) {per_modified * 1000:.2f} ms")
+    if any(run.tool == "urlwatch" for run in runs):
+        print()
+        print("| cycle | urlwatch wall / newsmon wall | urlwatch CPU / newsmon CPU |")
+        print("|---|---|---|")
+        for cycle in CYCLES:
+            ours, theirs = by.get(("newsmon", cycle)), by.get(("urlwatch", cycle))
+            if ours and theirs:
+                print(f"| {cycle} | {theirs.wall / ours.wall:.2f} | {theirs.cpu / ours.cpu:.2f} |")
+
+
+def check_events(runs: list[Run], articles: int, changed: int) -> None:
+    """Say so when a tool did not see what the site did (the figures would then mean little)."""
+    expected = {"first": {"new": articles}, "unchanged": {"unchanged": articles},
+                "changed": {"modified": changed, "unchanged": articles - changed}}
+    for run in runs:
+        if run.tool != "newsmon":
+            continue
+        want = Counter({k: v for k, v in expected[run.cycle].items() if v})
+        if run.events != want:
+            print(f"  ! newsmon {run.cycle}: expected events {dict(want)}, got {dict(run.events)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--changed", type=float, default=0.1, help="share of articles edited before the last cycle")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="the site waits this long before each page")
+    parser.add_argument("--concurrency", type=int, default=16, help="newsmon's concurrency setting")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-urlwatch", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (stores, outputs, logs)")
+    args = parser.parse_args()
+
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the site is stopped and the folder removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="newsmon-cycles-"))
+    try:
+        bench(args, work)
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace, work: Path) -> None:
+    env = child_env(work / "home")
+    urlwatch = None if args.skip_urlwatch else urlwatch_setup()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
+    started = time.perf_counter()
+    site = SiteProcess(args.articles, args.hosts, args.seed, args.latency_ms, work / "site.log")
+    print(f"news site: {args.articles} articles on {args.hosts} hosts, port {site.port}, "
+          f"ready in {time.perf_counter() - started:.1f} s; latency {args.latency_ms:g} ms")
+    urls_by_host: dict[int, list[str]] = {}
+    for number in range(args.articles):
+        urls_by_host.setdefault(1 + number % args.hosts, []).append(news_site.url_of(number, args.hosts, site.port))
+    urls = [url for host in sorted(urls_by_host) for url in urls_by_host[host]]
+
+    newsmon_cfg, empty_cfg = work / "newsmon.yaml", work / "newsmon-empty.yaml"
+    newsmon_config(newsmon_cfg, work, urls_by_host, args.concurrency)
+    newsmon_config(empty_cfg, work / "empty", {}, args.concurrency)
+    newsmon = [sys.executable, "-m", "monitor", "check", "--format", "json", "-c"]
+    tools: dict[str, list[str]] = {"newsmon": [*newsmon, str(newsmon_cfg)]}
+    startup_commands = {"newsmon": [*newsmon, str(empty_cfg)]}
+    if urlwatch:
+        version = subprocess.run([str(urlwatch), "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"urlwatch: {version} ({urlwatch})")
+        tools["urlwatch"] = [str(urlwatch), *urlwatch_files(work, urls, "articles")]
+        startup_commands["urlwatch"] = [str(urlwatch), *urlwatch_files(work, [], "empty")]
+        # The first call writes urlwatch's default config (stdout reporter on): not part of any timing.
+        subprocess.run([*startup_commands["urlwatch"], "--list"], env=env, capture_output=True, check=True)
+
+    # Twice, keeping the second: newsmon's first run on an empty store also builds the (empty) report site.
+    startup = {}
+    for tool, command in startup_commands.items():
+        for _ in range(2):
+            startup[tool] = run_child(tool, "start-up", command, work / f"{tool}-startup.out", env, None)
+    runs: list[Run] = []
+    changed = 0
+    for cycle in CYCLES:
+        if cycle == "changed":
+            changed = len(site.control(f"round?changed={args.changed}", post=True)["changed"])
+        for tool, command in tools.items():
+            out = work / f"{tool}-{cycle}.out"
+            print(f"{cycle:<10} {tool:<9}", end=" ", flush=True)
+            run = run_child(tool, cycle, command, out, env, site)
+            run.events = newsmon_events(out) if tool == "newsmon" else urlwatch_events(out)
+            runs.append(run)
+            print(f"{run.wall:7.2f} s wall {run.cpu:7.2f} s CPU  {dict(run.events)}", flush=True)
+
+    stats = site.control("stats")
+    site.stop()
+    print(f"\n{args.articles} articles on {args.hosts} loopback hosts, {changed} changed before the last cycle, "
+          f"latency {args.latency_ms:g} ms, newsmon concurrency {args.concurrency}, urlwatch 10 threads; "
+          f"site served {sum(stats['requests'].values())} requests ({stats['requests']})")
+    print_table(runs, startup, args.articles, changed)
+    check_events(runs, args.articles, changed)
+    print("(urlwatch prints nothing for an unchanged job, so its unchanged events are not counted)")
+
+    store = work / "newsmon-store"
+    print(f"\nnewsmon store after the cycles: {sum(p.stat().st_size for p in store.glob('*')) / 1e6:.1f} MB "
+          f"({', '.join(p.name for p in sorted(store.glob('*')))})")
+    if urlwatch:
+        print(f"urlwatch cache after the cycles: {(work / 'articles-cache.db').stat().st_size / 1e6:.1f} MB")
+
+    print("\nextraction alone, in one process, on the same pages (first revision):")
+    print("| extractor | pages | CPU ms/page | pages/s (CPU) |")
+    print("|---|---|---|---|")
+    for label, cpu, pages in extraction(args.articles, args.seed):
+        print(f"| {label} | {pages} | {cpu / pages * 1000:.2f} | {pages / cpu:.0f} |")
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
