@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -198,3 +199,19 @@ def test_an_extracted_page_diffed_with_itself_is_unchanged(page: str) -> None:
     except ExtractionError:
         return
     assert diff_documents(document, extract(page)).kind == "unchanged"
+
+
+_STORY_PAGE = ("<html><head><title>Budget</title></head><body><article><h1>Budget</h1>"
+               "<p>The council approved a budget of 1,500 dollars on Tuesday after a long debate.</p>"
+               "<p>A reader wrote {junk} to say the meeting ran late into the night on Tuesday.</p>"
+               "<p>Residents who spoke at the meeting asked for more money for parks and the library.</p>"
+               "</article></body></html>")
+
+
+@pytest.mark.xfail(strict=True, reason="monitor/extract.py: one character reference to a C0 control "
+                                       "(&#1; to &#31; but tab, newline, CR) anywhere in a page makes "
+                                       "trafilatura find no main content (issue #6 report)")
+@given(st.sampled_from(["&#1;", "&#7;", "&#27;", "&#x1b;", "&#31;"]))
+def test_a_control_character_reference_does_not_hide_the_article(junk: str) -> None:
+    document = extract(_STORY_PAGE.format(junk=junk))
+    assert "1,500 dollars" in document.text and "parks and the library" in document.text
