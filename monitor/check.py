@@ -29,12 +29,11 @@ from .boilerplate import MIN_ARTICLES, MIN_PERCENT, RunBoilerplate, line_keys, s
 from .config import ArticleTarget, Config
 from .diff import diff_documents
 from .errors import ExtractionError, FetchError, MonitorError
-from .extract import extract
 from .fetch import Fetcher, FetchSettings
 from .hosts import run_per_host
 from .models import CheckEvent, Diff, Document, EventName, FetchResult, Validators
 from .normalise import fingerprint
-from .store import ArticleState, CheckRecord, NewVersion, Store
+from .store import ArticleState, CheckRecord, NewVersion, RecordItem, Store
 
 Clock = Callable[[], datetime]
 
@@ -80,6 +79,10 @@ COLLAPSE_RATIO = 0.3
 COLLAPSE_MIN_CHARS = 500
 
 
+# Unchanged and failed checks are written this many at a time (ArticleChecker._record).
+WRITE_BATCH = 200
+
+
 # The daemon runs a batch every few seconds: a source's learned boilerplate is read from the store at its
 # first article and again at most this often; what the checks see in between is learned in memory.
 BOILERPLATE_REFRESH = timedelta(minutes=5)
@@ -121,6 +124,7 @@ class ArticleChecker:
         }
         self._sources = {source.name: source for source in config.sources}
         self._boilerplate: dict[str, tuple[datetime, RunBoilerplate]] = {}   # per source: loaded at, state
+        self._unwritten: list[RecordItem] = []     # deferred checks (see _record)
 
     # -- worker threads: network and parsing only, no store access -------------------------------
 
@@ -138,6 +142,10 @@ class ArticleChecker:
         if state and state.latest_version and not state.gone and state.body_sha256 == body_sha256:
             return Fetched(target, started, result=result, body_sha256=body_sha256, identical_body=True)
         source = self._sources.get(target.source)
+        # Imported here: trafilatura and its parsers cost a fifth of a second to import, which a cycle of
+        # unchanged articles (304s, identical bodies) never needs.
+        from .extract import extract
+
         try:
             document = extract(result.body, url=result.final_url, charset=result.charset,
                                selector=source.selector if source else None,
@@ -174,8 +182,8 @@ class ArticleChecker:
         def fail(reason: str, pending_fingerprint: str | None = None) -> CheckEvent:
             # The body hash is not recorded: the same bytes next time must be looked at again, not
             # skipped as "unchanged".
-            self.store.record(url, source, self._record_check(fetched, "error", reason),
-                              pending_fingerprint=pending_fingerprint)
+            self._record(RecordItem(url, source, self._record_check(fetched, "error", reason),
+                                    pending_fingerprint=pending_fingerprint), deferred=True)
             return CheckEvent(**base, event="error", version=latest, previous_version=latest, error=reason)
 
         if fetched.error is not None:
@@ -186,15 +194,15 @@ class ArticleChecker:
         if result.gone:
             if latest is None:
                 return fail(f"HTTP {result.status}: the page does not exist (no version was ever stored)")
-            self.store.record(url, source, self._record_check(fetched, "removed"), gone=True,
-                              validators=Validators())
+            self._record(RecordItem(url, source, self._record_check(fetched, "removed"), gone=True,
+                                    validators=Validators()))
             return CheckEvent(**base, event="removed", version=latest, previous_version=latest)
 
         if result.not_modified or fetched.identical_body:
             if latest is None:
                 return fail("HTTP 304 Not Modified for a page that was never stored (a misbehaving server)")
-            self.store.record(url, source, self._record_check(fetched, "unchanged"),
-                              validators=result.validators if fetched.identical_body else None)
+            self._record(RecordItem(url, source, self._record_check(fetched, "unchanged"),
+                                    validators=result.validators if fetched.identical_body else None), deferred=True)
             return CheckEvent(**base, event="unchanged", version=latest, previous_version=latest)
 
         document, new_fingerprint = fetched.document, fetched.fingerprint
@@ -221,8 +229,9 @@ class ArticleChecker:
             # Same comparable text, boilerplate aside (or a difference the differ does not see, such as a
             # moved paragraph break): no new version.
             event: EventName = "restored" if was_gone else "unchanged"
-            self.store.record(url, source, self._record_check(fetched, event), validators=result.validators,
-                              body_sha256=fetched.body_sha256, gone=False, line_keys=fetched.line_keys)
+            self._record(RecordItem(url, source, self._record_check(fetched, event), validators=result.validators,
+                                    body_sha256=fetched.body_sha256, gone=False, line_keys=fetched.line_keys),
+                         deferred=event == "unchanged")
             return CheckEvent(**base, event=event, version=latest, previous_version=latest,
                               title=document.title)
         assert old is not None and new is not None
@@ -238,16 +247,35 @@ class ArticleChecker:
                        new_fingerprint: str, diff: Diff | None = None, reverted_to: int | None = None) -> CheckEvent:
         result = fetched.result
         assert result is not None
-        number = self.store.record(
+        number = self._record(RecordItem(
             fetched.target.url, fetched.target.source, self._record_check(fetched, event),
             new_version=NewVersion(document=document, html=result.body, fingerprint=new_fingerprint,
                                    created_at=fetched.started_at),
             validators=result.validators, body_sha256=fetched.body_sha256, gone=False,
             line_keys=fetched.line_keys,
-        )
+        ))
         return CheckEvent(url=fetched.target.url, source=fetched.target.source, event=event,
                           version=number, previous_version=previous, diff=diff, title=document.title,
                           checked_at=fetched.started_at, reverted_to=reverted_to)
+
+    def _record(self, item: RecordItem, *, deferred: bool = False) -> int | None:
+        """Store one check. ``deferred`` (an unchanged or failed check: no version, no change to report)
+        waits for the next write, so a cycle of unchanged articles costs a transaction per WRITE_BATCH
+        checks, not one each; anything else is written at once, with what waited, before its event is
+        reported. A crash loses at most the deferred checks: their articles are simply checked again."""
+        if deferred:
+            self._unwritten.append(item)
+            if len(self._unwritten) >= WRITE_BATCH:
+                self.flush()
+            return None
+        items, self._unwritten = [*self._unwritten, item], []
+        return self.store.record_many(items)[-1]
+
+    def flush(self) -> None:
+        """Write the deferred checks."""
+        if self._unwritten:
+            items, self._unwritten = self._unwritten, []
+            self.store.record_many(items)
 
     def _run_boilerplate(self, source: str) -> RunBoilerplate:
         """The source's boilerplate: read from the store at its first article (of a ``newsmon check`` run),
@@ -267,21 +295,27 @@ class ArticleChecker:
         def work(target: ArticleTarget) -> Fetched:
             return self._fetch_and_extract(target, states.get(target.url))
 
-        for target, fetched, exc in run_per_host(
-            targets, lambda t: urlsplit(t.url).netloc.lower(), work,
-            concurrency=self.config.concurrency, delay=self.config.per_host_delay,
-        ):
-            state = states.get(target.url)
-            if fetched is None:
-                # A bug in a worker must not end the run; report it as this article's error.
-                fetched = Fetched(target, self.clock(), error=f"internal error: {exc!r}")
-            try:
-                yield self._event(fetched, state)
-            except MonitorError as error:
-                yield CheckEvent(url=target.url, source=target.source, event="error",
-                                 version=state.latest_version if state else None,
-                                 previous_version=state.latest_version if state else None,
-                                 error=str(error), checked_at=fetched.started_at)
+        try:
+            for target, fetched, exc in run_per_host(
+                targets, lambda t: urlsplit(t.url).netloc.lower(), work,
+                concurrency=self.config.concurrency, delay=self.config.per_host_delay,
+            ):
+                yield self._checked(target, fetched, exc, states.get(target.url))
+        finally:
+            self.flush()          # also when the caller stops early: the checks made are kept
+
+    def _checked(self, target: ArticleTarget, fetched: Fetched | None, exc: BaseException | None,
+                 state: ArticleState | None) -> CheckEvent:
+        if fetched is None:
+            # A bug in a worker must not end the run; report it as this article's error.
+            fetched = Fetched(target, self.clock(), error=f"internal error: {exc!r}")
+        try:
+            return self._event(fetched, state)
+        except MonitorError as error:
+            return CheckEvent(url=target.url, source=target.source, event="error",
+                              version=state.latest_version if state else None,
+                              previous_version=state.latest_version if state else None,
+                              error=str(error), checked_at=fetched.started_at)
 
 
 def check_articles(config: Config, store: Store, targets: Sequence[ArticleTarget], *,

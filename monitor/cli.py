@@ -25,7 +25,7 @@ from rich.text import Text
 
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
-from .models import CheckEvent, Document
+from .models import CHANGE_EVENTS, CheckEvent, Document
 from .terminal import print_diff_details, print_document, print_event
 
 if TYPE_CHECKING:
@@ -170,10 +170,12 @@ def check(
 
 def _refresh_site(store: Store, config: Config, events: list[CheckEvent], started: datetime) -> None:
     """Bring the report site up to date with this run's changes; a failure is a warning, never lost checks."""
-    from .report.site import refresh_site
+    if not any(e.event in CHANGE_EVENTS for e in events) and (config.reports_dir() / "index.html").exists():
+        return                      # checked before importing the site's modules (jinja2): most runs stop here
+    from .report.site import build_site
 
     try:
-        refresh_site(store, config.reports_dir(), events, generated_at=started)
+        build_site(store, config.reports_dir(), since=None, generated_at=started)
     except (MonitorError, OSError) as exc:
         err.print(Text(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
                        style="yellow"))

@@ -35,10 +35,9 @@ from monitor.check import ArticleChecker, Clock, Fetched, PageFetcher, fetch_set
 from monitor.config import ArticleTarget, Config, SourceConfig, _url_key
 from monitor.errors import HostDeferred, RobotsDisallowed
 from monitor.lock import StorageLock, acquire
-from monitor.models import CheckEvent, Validators
+from monitor.models import CHANGE_EVENTS, CheckEvent, Validators
 from monitor.notify import Notifier, report_link
 from monitor.polite import CANCELLED, Guard, GuardedFetcher, PoliteFetcher, host_key
-from monitor.report.site import SITE_EVENTS, build_site
 from monitor.robots import DEFAULT_TTL
 from monitor.schedule import next_check
 from monitor.store import ArticleState, Store
@@ -177,7 +176,7 @@ class Daemon:
                 events.append(event)
                 done += 1
             self._notify(events)
-            self._site_pending = self._site_pending or any(e.event in SITE_EVENTS for e in events)
+            self._site_pending = self._site_pending or any(e.event in CHANGE_EVENTS for e in events)
         if not done:
             self._notify(None)                       # nothing checked: retry failed notifications now and then
         self.refresh_site()
@@ -192,6 +191,8 @@ class Daemon:
             return
         self._next_site = time.monotonic() + SITE_REFRESH
         self._site_pending = False
+        from monitor.report.site import build_site  # jinja2 and the templates: only once there is a change
+
         try:
             build_site(self.store, self.config.reports_dir(), since=None, generated_at=self.clock())
         except Exception:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 EventName = Literal["new", "unchanged", "cosmetic", "modified", "removed", "restored", "error"]
 EVENTS: tuple[EventName, ...] = ("new", "unchanged", "cosmetic", "modified", "removed", "restored", "error")
+# The events that are changes of a stored article: what the report site shows.
+CHANGE_EVENTS: frozenset[str] = frozenset({"cosmetic", "modified", "removed", "restored"})
 
 DiffKind = Literal["unchanged", "cosmetic", "modified"]
 Significance = Literal["none", "low", "medium", "high"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..models import SIGNIFICANCE_ORDER, CheckEvent
+from ..models import SIGNIFICANCE_ORDER
 from ..store import Store
 from ..store.reporting import article_history, boilerplate_keys, changed_article_stamps
 from .charts import chart, figure_series
@@ -35,7 +35,7 @@ from .render import render
 from .site_cache import CachedArticle, SiteCache, boilerplate_signature
 from .timeline import Change, Timeline, article_key, build_timeline, changes_since, sort_changes, source_slug
 
-__all__ = ["SIGNIFICANCE_PAGES", "SITE_EVENTS", "SiteReport", "build_site", "refresh_site", "write_site"]
+__all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "write_site"]
 
 # Filter pages: (label, file, lowest significance shown). "all" is index.html itself.
 SIGNIFICANCE_PAGES: tuple[tuple[str, str, str], ...] = (
@@ -213,18 +213,6 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
     _list_pages(write, shown, since=since, generated_at=generated_at)
     return SiteReport(index=out_dir / "index.html", changes=len(shown), articles=articles,
                       written=write.written, rebuilt=rebuilt)
-
-
-SITE_EVENTS = frozenset({"modified", "cosmetic", "removed", "restored"})   # events the site shows
-
-
-def refresh_site(store: Store, out_dir: Path, events: Sequence[CheckEvent], *, generated_at: datetime) -> bool:
-    """After a check: bring the site up to date when ``events`` hold a change it shows or it was never
-    built. True when it was. Raises like ``build_site`` (a caller that must not fail catches)."""
-    if not any(e.event in SITE_EVENTS for e in events) and (out_dir / "index.html").exists():
-        return False
-    build_site(store, out_dir, since=None, generated_at=generated_at)
-    return True
 
 
 def _versions_to_write(timeline: Timeline, out_dir: Path, cached: CachedArticle | None) -> set[int] | None:
