@@ -6,6 +6,7 @@ and the database is audited afterwards with plain SQL, not through the code unde
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -17,15 +18,24 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
+from sqlalchemy import event as sqlalchemy_event
+from typer.testing import CliRunner
 
+from monitor.check import check_articles
+from monitor.cli import app
+from monitor.config import load_config
 from monitor.demo.site import ArticleText, render_article_page
+from monitor.models import Document
 from monitor.normalise import fingerprint
+from monitor.store import CheckRecord, NewVersion, open_store
 from monitor.store.blobs import get_blob
 from monitor.store.schema import articles, checks, versions
 
@@ -215,7 +225,7 @@ class StoredVersion:
 
 
 def integrity(database: Path) -> str:
-    with sqlite3.connect(database) as conn:
+    with closing(sqlite3.connect(database)) as conn:
         return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
 
 
@@ -365,3 +375,180 @@ def test_a_kill_on_either_side_of_the_commit(news_site: tuple[NewsSite, str], tm
     events = {e["url"]: (e["event"], e["version"]) for e in after.events}
     assert events == {url: ("unchanged", 1) if url in stored else ("new", 1) for url in urls}
     assert all(len(found) == 1 for found in audit(database).values())
+
+
+# -- 2. a full disk ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """An 8 MB tmpfs of its own, to fill up (needs root, or skips)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield disk
+    finally:
+        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)   # busy: detach it anyway
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """Fill ``disk`` with a file, then give ``leave`` bytes back; the file, to shrink or delete for space."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as handle:
+        try:
+            while handle.write(bytes(65536)):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    os.truncate(filler, max(filler.stat().st_size - leave, 0))
+    return filler
+
+
+def test_a_full_disk_keeps_the_history_and_the_next_check_stores(
+        news_site: tuple[NewsSite, str], small_disk: Path, tmp_path: Path) -> None:
+    """A disk that fills up fails the checks with a reason, never a traceback, and damages nothing.
+
+    Completely full, SQLite cannot even create its shared-memory file: the check stops at once with one
+    line. Nearly full, the store opens, and each article that cannot be stored ends in an ``error``
+    event. Either way the stored versions stay readable, and the next check, with space, stores the edit.
+    """
+    site, base = news_site
+    site.count = 10
+    urls = [site.url(base, n) for n in range(site.count)]
+    config = write_config(tmp_path, urls, storage=f"{small_disk}/snapshots/")
+    database = small_disk / "snapshots" / "newsmon.db"
+    assert run_check(config, 0).returncode == 0
+
+    site.generation = 1
+    filler = fill(small_disk, 0)
+    full = run_check(config, 1)
+    assert (full.returncode, full.events) == (3, [])
+    assert full.stderr.splitlines() == [f"newsmon: {database}: cannot open the store: disk I/O error "
+                                        "(the disk holding it is full: 0 bytes free)"]
+
+    os.truncate(filler, filler.stat().st_size - 64 * 1024)
+    nearly = run_check(config, 1)
+    assert "Traceback" not in nearly.stderr
+    assert nearly.returncode == 1 and len(nearly.events) == site.count
+    errors = [e for e in nearly.events if e["event"] == "error"]
+    assert errors and all(e["error"] == "cannot record checks: database or disk is full" for e in errors)
+    assert {e["event"] for e in nearly.events} <= {"error", "modified"}
+    stored_while_full = {e["url"] for e in nearly.events if e["event"] == "modified"}
+
+    filler.unlink()
+    assert integrity(database) == "ok"
+    for number, url in enumerate(urls):
+        generations = [site.generation_of(number, v.html) for v in audit(database)[url]]
+        assert generations == ([0, 1] if url in stored_while_full else [0])
+
+    after = run_check(config, 1)
+    assert after.returncode == 0
+    assert {e["url"]: e["event"] for e in after.events} == {
+        url: "unchanged" if url in stored_while_full else "modified" for url in urls}
+    assert all([site.generation_of(n, v.html) for v in audit(database)[url]] == [0, 1]
+               for n, url in enumerate(urls))
+
+
+def test_a_store_that_cannot_grow_fails_each_article_and_recovers(
+        news_site: tuple[NewsSite, str], tmp_path: Path) -> None:
+    """The same without root: SQLite's max_page_count makes every write that needs a new page fail with
+    SQLITE_FULL, the error a full disk gives."""
+    site, base = news_site
+    site.count = 6
+    config = load_config(write_config(tmp_path, [site.url(base, n) for n in range(site.count)]))
+    targets = config.articles()
+    database = tmp_path / "snapshots" / "newsmon.db"
+    with open_store(config.storage_url()) as store:
+        assert {e.event for e in check_articles(config, store, targets)} == {"new"}
+
+    site.generation = 1
+    with open_store(config.storage_url()) as store:
+        @sqlalchemy_event.listens_for(store.engine, "connect")
+        def no_growth(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+            pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
+            dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+        store.engine.dispose()     # the pooled connection predates the limit
+        events = list(check_articles(config, store, targets))
+    assert [(e.event, e.error) for e in events] == [("error", "cannot record checks: database or disk is full")] * 6
+    assert integrity(database) == "ok"
+    assert all(len(found) == 1 for found in audit(database).values())
+
+    with open_store(config.storage_url()) as store:
+        assert [e.event for e in check_articles(config, store, targets)] == ["modified"] * 6
+    assert all(len(found) == 2 for found in audit(database).values())
+
+
+# -- 3. a damaged or foreign database file at start ----------------------------------------------------------
+
+def newsmon_database(path: Path) -> None:
+    with open_store(f"sqlite:///{path}") as store:
+        for n in range(40):
+            doc = Document(title=f"Story {n}", text=f"Paragraph {n}. " * 50)
+            store.record(f"https://news.example/{n}", "wire", CheckRecord(datetime.now(UTC), "new"),
+                         new_version=NewVersion(doc, f"<p>{doc.text}</p>".encode(),
+                                                fingerprint(doc.title, doc.text), datetime.now(UTC)))
+
+
+def damage(path: Path, kind: str) -> None:
+    """Put a database file of ``kind`` at ``path``."""
+    if kind == "random bytes":
+        path.write_bytes(random.Random(kind).randbytes(20000))
+    elif kind == "empty file":
+        path.touch()
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "another application's database":
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+            conn.execute("INSERT INTO moz_places (url) VALUES ('https://example.com/')")
+            conn.commit()
+    else:
+        newsmon_database(path)
+        whole = path.read_bytes()
+        if kind == "truncated newsmon database":
+            path.write_bytes(whole[:len(whole) // 2])
+        else:   # its table list scrambled: the file's size and header are right, its content is not
+            assert kind == "newsmon database with a scrambled page"
+            path.write_bytes(whole[:100] + random.Random(kind).randbytes(4096 - 100) + whole[4096:])
+
+
+DAMAGE = {
+    "random bytes": "not a SQLite database (the file does not start with the SQLite header)",
+    "empty file": "is an empty file, not a newsmon database",
+    "folder": "is a folder, not a SQLite database file",
+    "another application's database": "not a newsmon database (it has other tables: moz_places)",
+    "truncated newsmon database": "the database file is damaged",
+    "newsmon database with a scrambled page": "the database file is damaged or not a newsmon database",
+}
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    return {p.name: p.read_bytes() if p.is_file() else None for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("command", ["check", "status"])
+@pytest.mark.parametrize("kind", list(DAMAGE))
+def test_a_damaged_or_foreign_database_is_refused_and_left_untouched(tmp_path: Path, kind: str, command: str) -> None:
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    database = folder / "newsmon.db"
+    damage(database, kind)
+    before = snapshot(folder)
+    config = write_config(tmp_path, ["http://127.0.0.1:9/never-fetched"])
+
+    result = CliRunner().invoke(app, [command, "-c", str(config)])
+    assert result.exit_code == 3
+    assert isinstance(result.exception, SystemExit)     # a message, not a traceback
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"newsmon: {database}: ") and DAMAGE[kind] in line
+    after = snapshot(folder)
+    assert after["newsmon.db"] == before["newsmon.db"]          # the same bytes (None: still a folder)
+    # Nothing else is written. Reading a WAL-mode file (a damaged newsmon database) makes SQLite add its
+    # shared-memory index and an empty log beside it; both hold nothing of the database.
+    added = {name: data for name, data in after.items() if name not in before}
+    assert set(added) <= {"newsmon.db-shm", "newsmon.db-wal"} and not added.get("newsmon.db-wal")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import uuid
 from pathlib import Path
@@ -54,8 +55,24 @@ def open_engine(url: str) -> Engine:
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = getattr(exc, "orig", None) or exc
-        raise StoreError(f"{where}: cannot open the store: {reason}") from exc
+        raise StoreError(f"{where}: cannot open the store: {reason}{_full_disk_note(where)}") from exc
     return engine
+
+
+# Below this many free bytes, a failure to open or create a SQLite file is most likely the full disk.
+_NEARLY_FULL = 1 << 20
+
+
+def _full_disk_note(where: str) -> str:
+    """Why SQLite's "disk I/O error" or "unable to open" happened, when the disk is full; else ''."""
+    if "://" in where or where == ":memory:":
+        return ""
+    folder = Path(where).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f" (the disk holding it is full: {free:,} bytes free)" if free < _NEARLY_FULL else ""
 
 
 def _sqlite_path(url: URL) -> str:
@@ -158,9 +175,13 @@ def _verify_read_only(path: Path) -> None:
             _verify_schema(conn, str(path))
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
-        raise StoreError(f"{path}: the database file is damaged or not a newsmon database ({reason}); "
-                         "newsmon leaves it as it is: restore it from a backup, or point storage at a new "
-                         "file or folder") from exc
+        # Only these two codes say the file itself is wrong; others (a full disk that leaves no room for
+        # the -shm file, permissions, a lock) are about opening it.
+        if getattr(reason, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            raise StoreError(f"{path}: the database file is damaged or not a newsmon database ({reason}); "
+                             "newsmon leaves it as it is: restore it from a backup, or point storage at a "
+                             "new file or folder") from exc
+        raise StoreError(f"{path}: cannot open the store: {reason}{_full_disk_note(str(path))}") from exc
     finally:
         engine.dispose()
 
@@ -187,7 +208,7 @@ def _create_sqlite_file(path: Path) -> None:
             os.link(temporary, path)  # unlike rename, never replaces a database another process created
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or exc
-        raise StoreError(f"{path}: cannot create the store: {reason}") from exc
+        raise StoreError(f"{path}: cannot create the store: {reason}{_full_disk_note(str(path))}") from exc
     finally:
         for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
             leftover.unlink(missing_ok=True)
