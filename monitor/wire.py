@@ -1,0 +1,295 @@
+"""HTTP/1.1 GETs on the standard library's ``http.client``, with a pool of kept-alive connections per host.
+
+Why not httpx, which newsmon used first: a cycle of unchanged articles is nearly all conditional GETs
+answered ``304``, and measured here (benchmarks/fetch_clients.py) one costs about 0.13 ms of CPU through
+``http.client`` against 0.7 ms through ``httpx.Client``, whose connection pool also looks at every idle
+connection of every host at each request. This module does only what ``monitor.fetch`` needs: one GET,
+the response's status and headers, its body read in slices as it arrives (still compressed:
+``monitor.decode.BoundedDecoder`` inflates it and counts), and the connection kept for the host's next
+request when the body was read to its end. Redirects, decoding, limits and deadlines are the fetcher's.
+
+Errors are ``WireError`` subclasses saying which step failed (DNS, connecting, TLS, reading, a malformed
+response), so the fetcher can give a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+__all__ = ["ConnectError", "Headers", "Pool", "ProtocolError", "ReadTimeout", "Response", "Timeouts",
+           "WireError", "WireTimeout"]
+
+MAX_IDLE_PER_HOST = 4        # kept-alive connections per host; the checks take one at a time per host
+
+
+class WireError(Exception):
+    """A request that got no usable response. ``cause`` is the underlying exception, when there is one."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class ConnectError(WireError):
+    """No connection: the name did not resolve, the host refused, or TLS failed."""
+
+
+class WireTimeout(WireError):
+    """No connection within the connect timeout."""
+
+
+class ReadTimeout(WireError):
+    """The server sent nothing for the read timeout."""
+
+
+class ProtocolError(WireError):
+    """The server closed the connection early or answered something that is not HTTP/1.x."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float
+    read: float
+
+
+class Headers:
+    """Response headers: case-insensitive, repeated names kept in order."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._items = list(items)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        wanted = name.lower()
+        for key, value in self._items:
+            if key.lower() == wanted:
+                return value
+        return default
+
+    def get_list(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self._items if key.lower() == wanted]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+_Key = tuple[str, str, int]        # scheme, host, port
+
+
+class Response:
+    """A response whose headers are read and whose body is read with ``read`` (raw: still compressed)."""
+
+    def __init__(self, url: str, raw: http.client.HTTPResponse, connection: http.client.HTTPConnection,
+                 pool: Pool | None, key: _Key) -> None:
+        self.url = url
+        self.status = raw.status
+        self.reason = raw.reason
+        self.headers = Headers(raw.getheaders())
+        self._raw = raw
+        self._connection: http.client.HTTPConnection | None = connection
+        self._pool = pool
+        self._key = key
+
+    @property
+    def closed(self) -> bool:
+        return self._connection is None
+
+    def read(self, amount: int = 64 * 1024) -> bytes:
+        """Up to ``amount`` bytes of the body as they arrive; ``b""`` at its end. Chunked transfer coding
+        is undone; content coding (gzip, br) is not."""
+        if self._connection is None:
+            return b""
+        try:
+            data = self._raw.read1(amount)
+        except TimeoutError as exc:
+            self._drop()
+            raise ReadTimeout("no data from the server within the read timeout", exc) from exc
+        except http.client.IncompleteRead as exc:
+            self._drop()
+            raise ProtocolError(f"connection closed before the body was complete ({exc})", exc) from exc
+        except (http.client.HTTPException, OSError) as exc:
+            self._drop()
+            raise ProtocolError(f"connection broken while reading the body ({exc})", exc) from exc
+        if not data:
+            missing = self._raw.length       # what Content-Length promised and never came (None: no length)
+            if missing:
+                self._drop()
+                raise ProtocolError("connection closed before the body was complete "
+                                    f"({missing:,} bytes missing)")
+            self.close()
+        return data
+
+    def close(self) -> None:
+        """Give the connection back to the pool if the body was read to its end and it may be kept."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        raw = self._raw
+        # http.client marks a body read to its Content-Length as done only at the next read: look at the
+        # length left too.
+        complete = raw.isclosed() or (not raw.chunked and raw.length == 0)
+        if complete and not raw.will_close and self._pool is not None:
+            raw.close()
+            self._pool._release(self._key, connection)
+        else:
+            connection.close()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+class Pool:
+    """GETs over kept-alive connections, at most MAX_IDLE_PER_HOST idle ones per host; thread-safe.
+
+    Proxies come from the environment (``http_proxy``, ``https_proxy``, ``no_proxy``), as with curl."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None,
+                 proxies: Mapping[str, str] | None = None) -> None:
+        self._ssl = ssl_context or ssl.create_default_context()
+        self._proxies = dict(urllib.request.getproxies() if proxies is None else proxies)
+        self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts) -> Response:
+        """Send a GET for ``url`` (http or https) and return the response once its headers are read."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise WireError(f"not an http(s) URL: {url}")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:
+            raise WireError(f"invalid port in {url}", exc) from exc
+        host = _ascii_host(parts.hostname)
+        key = (scheme, host, port)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        proxy = self._proxy_for(scheme, host)
+        if proxy is not None and scheme == "http":
+            target = url                   # a plain HTTP proxy is sent the absolute URL
+        reused = self._take(key)
+        if reused is not None:
+            try:
+                return self._send(reused, key, url, target, host, port, headers, timeouts)
+            except ProtocolError:
+                pass                       # the server closed the idle connection meanwhile: a fresh one
+        connection = self._connect(key, proxy, timeouts)
+        return self._send(connection, key, url, target, host, port, headers, timeouts)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+
+    # -- connections ----------------------------------------------------------------------------------
+
+    def _take(self, key: _Key) -> http.client.HTTPConnection | None:
+        with self._lock:
+            connections = self._idle.get(key)
+            return connections.pop() if connections else None
+
+    def _release(self, key: _Key, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            connections = self._idle.setdefault(key, [])
+            if len(connections) < MAX_IDLE_PER_HOST:
+                connections.append(connection)
+                return
+        connection.close()
+
+    def _proxy_for(self, scheme: str, host: str) -> str | None:
+        proxy = self._proxies.get(scheme)
+        if not proxy or urllib.request.proxy_bypass(host):
+            return None
+        return proxy
+
+    def _connect(self, key: _Key, proxy: str | None, timeouts: Timeouts) -> http.client.HTTPConnection:
+        scheme, host, port = key
+        connection: http.client.HTTPConnection
+        if proxy is not None:
+            proxied = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            proxy_host, proxy_port = proxied.hostname or "", proxied.port or 80
+            if scheme == "https":
+                connection = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=timeouts.connect,
+                                                         context=self._ssl)
+                connection.set_tunnel(host, port)
+            else:
+                connection = http.client.HTTPConnection(proxy_host, proxy_port, timeout=timeouts.connect)
+        elif scheme == "https":
+            connection = http.client.HTTPSConnection(host, port, timeout=timeouts.connect, context=self._ssl)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=timeouts.connect)
+        try:
+            connection.connect()
+        except TimeoutError as exc:
+            connection.close()
+            raise WireTimeout(f"could not connect to {host}:{port} within the connect timeout", exc) from exc
+        except (OSError, http.client.HTTPException) as exc:    # ssl.SSLError and socket.gaierror are OSErrors
+            connection.close()
+            raise ConnectError(_connect_message(host, port, exc), exc) from exc
+        assert connection.sock is not None
+        connection.sock.settimeout(timeouts.read)
+        return connection
+
+    def _send(self, connection: http.client.HTTPConnection, key: _Key, url: str, target: str, host: str,
+              port: int, headers: Mapping[str, str], timeouts: Timeouts) -> Response:
+        if connection.sock is not None:
+            connection.sock.settimeout(timeouts.read)
+        try:
+            connection.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+            default_port = 443 if key[0] == "https" else 80
+            host_header = f"[{host}]" if ":" in host else host
+            connection.putheader("Host", host_header if port == default_port else f"{host_header}:{port}")
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            raw = connection.getresponse()
+        except TimeoutError as exc:
+            connection.close()
+            raise ReadTimeout("no response from the server within the read timeout", exc) from exc
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            # ValueError: a header value with a line break, refused by http.client before sending.
+            connection.close()
+            raise ProtocolError(f"no valid HTTP response ({_describe(exc)})", exc) from exc
+        return Response(url, raw, connection, self, key)
+
+
+def _ascii_host(host: str) -> str:
+    """The host name as sent on the wire: IDNA for a non-ASCII name."""
+    try:
+        host.encode("ascii")
+        return host
+    except UnicodeEncodeError:
+        return host.encode("idna").decode("ascii")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _connect_message(host: str, port: int, exc: BaseException) -> str:
+    where = f"{host}:{port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed for {where}: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {where} failed: {exc.reason or exc}"
+    if isinstance(exc, socket.gaierror):
+        return f"could not resolve host {host} ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    return f"could not connect to {where}: {_describe(exc)}"
