@@ -151,6 +151,11 @@ def test_json_lines_carry_the_strings_verbatim(run: Run) -> None:
     assert any(SCRIPT in s and "{{ config }}" in s and MARKUP in s for s in diff["added"])
     [figure] = diff["figures"]
     assert (figure["old_value"], figure["new_value"]) == (200, 300) and IMG in figure["new_sentence"]
+    # The run's JSON reports: the same strings after parsing, no "<" or ">" in the file.
+    for report in [*sorted(run.reports.glob("check-*.json")), run.reports / "latest.json"]:
+        assert_inert(report)
+    [latest] = json.loads((run.reports / "latest.json").read_text(encoding="utf-8"))["changes"]
+    assert (latest["url"], latest["title"]) == (run.url, headline(3))
 
 
 def test_markdown_run_reports_are_inert(run: Run) -> None:
