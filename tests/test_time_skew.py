@@ -18,16 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from sites import Site
 from werkzeug import Request, Response
 
 from monitor import daemon as daemon_module
-from monitor.config import parse_config
+from monitor.config import MAX_DURATION, parse_config
 from monitor.daemon import Daemon
 from monitor.fetch import FetchSettings
 from monitor.polite import GuardedFetcher, PoliteFetcher
-from monitor.schedule import SteadyClock
+from monitor.schedule import CADENCE, DEFAULT_STOP_AGE, JITTER, SteadyClock, next_check
 from monitor.store import Store, open_store
 from monitor.store import scheduling as sched
 
@@ -325,3 +327,29 @@ def test_the_scheduler_keeps_ticking_when_the_wall_clock_steps_back(monkeypatch:
         stepper.join()
         _ShiftedDatetime.shift = timedelta(0)
     assert len(fake.runs) >= 2                                # ticks went on after the step
+
+
+# -- the plan itself, for any clock reading ---------------------------------------------------------------
+
+_MOMENTS = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC))
+
+
+@given(now=_MOMENTS, born=_MOMENTS, changed=st.booleans(), streak=st.integers(0, 10_000),
+       interval=st.one_of(st.none(), st.floats(1.0, MAX_DURATION)),
+       stop_age=st.one_of(st.none(), st.floats(1.0, MAX_DURATION)), r=st.floats(0.0, 0.999999))
+def test_a_plan_is_never_in_the_past_nor_further_than_one_interval(
+        now: datetime, born: datetime, changed: bool, streak: int, interval: float | None,
+        stop_age: float | None, r: float) -> None:
+    """Whatever the clock says (an article born in the future after a step back, or centuries ago after a
+    step forward): the next check is after now (no storm) and at most one longest interval away (never
+    stranded), or there is none because the article is past its stop age."""
+    plan = next_check(now=now, born=born, changed=changed, streak=streak, interval=interval, stop_age=stop_age,
+                      rng=lambda: r)
+    limit = DEFAULT_STOP_AGE if stop_age is None else stop_age
+    age = (now - born).total_seconds()
+    if plan.at is None:
+        assert age >= limit or interval is None      # a fixed rhythm stops only at the stop age
+        return
+    assert age < limit
+    longest = (interval if interval is not None else CADENCE[-1].interval) * (1 + JITTER)
+    assert now < plan.at <= now + timedelta(seconds=longest)
