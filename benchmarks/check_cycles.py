@@ -342,7 +342,8 @@ def bench(args: argparse.Namespace, work: Path) -> None:
           f"site served {sum(stats['requests'].values())} requests ({stats['requests']})")
     print_table(runs, startup, args.articles, changed)
     check_events(runs, args.articles, changed)
-    print("(urlwatch prints nothing for an unchanged job, so its unchanged events are not counted)")
+    if urlwatch:
+        print("(urlwatch prints nothing for an unchanged job, so its unchanged events are not counted)")
 
     store = work / "newsmon-store"
     print(f"\nnewsmon store after the cycles: {sum(p.stat().st_size for p in store.glob('*')) / 1e6:.1f} MB "
