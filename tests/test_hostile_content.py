@@ -22,6 +22,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from pytest_httpserver import HTTPServer
 from sites import Site
@@ -224,3 +226,19 @@ def test_no_report_file_is_named_after_the_url(run: Run) -> None:
     for name in names:
         assert _ALLOWED_NAMES.fullmatch(name), name
         assert not re.search(r"storm|world|script|alert|config|javascript", name, re.I), name
+
+
+_MARKDOWNISH = st.lists(st.sampled_from(["<", ">", "&", "&amp;", "&#60;", "`", "``", "*", "_", "~~", "[", "]", "(", ")",
+                                         "!", "|", "\\", "#", "-", "+", "1.", " ", "\n", "\n\n", "    ", "http://x.y",
+                                         "javascript:alert(1)", "<script>", "<img src=x onerror=alert(1)>", "<!--",
+                                         "]: /x", "{{ config }}", "a", "b", "\u00a0", "\x00"]),
+                        max_size=30).map("".join)
+
+
+@given(st.one_of(st.text(), _MARKDOWNISH))
+def test_md_text_is_inert_for_any_text(text: str) -> None:
+    """Whatever the article says, a line of the Markdown report renders as that line of text: no element,
+    no link, no emphasis, no raw HTML (the one place each report line puts article text: after a prefix)."""
+    rendered = MarkdownIt("commonmark").render(f"- added: {md_text(text)}\n")
+    assert_inert_html(rendered, "markdown", allowed={"ul", "li"})
+    assert "\n" not in md_text(text)
