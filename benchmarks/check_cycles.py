@@ -290,8 +290,21 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def describe_tree() -> str:
+    """The commit newsmon runs from, and whether monitor/ has changes not committed (others' work)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "monitor"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return f"{ROOT} (not a git checkout)"
+    return f"{ROOT} at {commit}" + (", monitor/ with uncommitted changes" if dirty else "")
+
+
 def bench(args: argparse.Namespace, work: Path) -> None:
     env = child_env(work / "home")
+    print(f"newsmon: {describe_tree()}; Python {sys.version.split()[0]}")
     urlwatch = None if args.skip_urlwatch else urlwatch_setup()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     started = time.perf_counter()
