@@ -18,6 +18,7 @@ import html
 import json
 import re
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 
 import feedparser
@@ -26,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from pytest_httpserver import HTTPServer
+from rich.console import Console
 from sites import Site
 from test_report_site import assert_inert, assert_inert_html, outputs
 from typer.testing import CliRunner
@@ -33,8 +35,9 @@ from werkzeug import Request, Response
 
 from monitor.cli import app
 from monitor.diff import diff_texts
+from monitor.models import Document
 from monitor.report.markdown import md_text
-from monitor.terminal import print_diff_details
+from monitor.terminal import print_diff_details, print_document
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -129,20 +132,27 @@ def test_terminal_output_prints_the_article_literally(run: Run) -> None:
         assert "\x1b" not in text
 
 
+_UNSAFE_IN_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@given(st.text(), st.text())
+def test_no_article_text_reaches_the_terminal_as_a_control_character(title: str, text: str) -> None:
+    buffer = StringIO()
+    print_document(Console(file=buffer, force_terminal=True, width=80), Document(title=title, text=text))
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", buffer.getvalue())      # rich's own styles (bold) removed
+    assert not _UNSAFE_IN_TERMINAL.search(printed.replace("\r\n", "\n"))
+
+
 def test_terminal_output_drops_control_characters_from_article_text() -> None:
     """Text files given to ``newsmon diff`` (or a store written by anything) may carry terminal escapes:
     an article must not move the cursor, retitle the window or plant a hyperlink."""
-    from io import StringIO
-
-    from rich.console import Console
-
     evil = "Officials said 12 people died \x1b[2J\x1b]8;;https://evil.example/\x1b\\here\x1b]8;;\x1b\\ \u202egnp.exe"
     diff = diff_texts("Officials said 10 people died.", evil)
     buffer = StringIO()
     print_diff_details(Console(file=buffer, force_terminal=False, width=200), diff)
     printed = buffer.getvalue()
     assert "12" in printed and "gnp.exe" in printed
-    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", printed)
+    assert not _UNSAFE_IN_TERMINAL.search(printed)
 
 
 def test_json_lines_carry_the_strings_verbatim(run: Run) -> None:
