@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from .boilerplate import MIN_ARTICLES, MIN_PERCENT, RunBoilerplate, line_keys, s
 from .config import ArticleTarget, Config
 from .diff import diff_documents
 from .errors import ExtractionError, FetchError, MonitorError
+from .extract_pool import Extractor
 from .fetch import Fetcher, FetchSettings
 from .hosts import run_per_host
 from .models import CheckEvent, Diff, Document, EventName, FetchResult, Validators
@@ -125,6 +127,13 @@ class ArticleChecker:
         self._sources = {source.name: source for source in config.sources}
         self._boilerplate: dict[str, tuple[datetime, RunBoilerplate]] = {}   # per source: loaded at, state
         self._unwritten: list[RecordItem] = []     # deferred checks (see _record)
+        # In worker processes once a run has many pages to parse. Nothing is imported until a page needs
+        # extracting: trafilatura costs a fifth of a second, which a cycle of unchanged articles never needs.
+        self._extract = Extractor()
+
+    def close(self) -> None:
+        """Stop the extraction workers, if any were started."""
+        self._extract.close()
 
     # -- worker threads: network and parsing only, no store access -------------------------------
 
@@ -142,14 +151,10 @@ class ArticleChecker:
         if state and state.latest_version and not state.gone and state.body_sha256 == body_sha256:
             return Fetched(target, started, result=result, body_sha256=body_sha256, identical_body=True)
         source = self._sources.get(target.source)
-        # Imported here: trafilatura and its parsers cost a fifth of a second to import, which a cycle of
-        # unchanged articles (304s, identical bodies) never needs.
-        from .extract import extract
-
         try:
-            document = extract(result.body, url=result.final_url, charset=result.charset,
-                               selector=source.selector if source else None,
-                               exclude=source.exclude if source else ())
+            document = self._extract(result.body, url=result.final_url, charset=result.charset,
+                                     selector=source.selector if source else None,
+                                     exclude=source.exclude if source else ())
         except ExtractionError as exc:
             return Fetched(target, started, result=result, body_sha256=body_sha256,
                            error=f"no article text could be extracted: {exc}")
@@ -321,8 +326,9 @@ class ArticleChecker:
 def check_articles(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
                    fetcher: PageFetcher | None = None, clock: Clock = utc_now) -> Iterator[CheckEvent]:
     """Check ``targets`` once. Opens (and closes) a fetcher from the config unless one is given."""
-    if fetcher is not None:
-        yield from ArticleChecker(config, store, fetcher, clock=clock).run(targets)
-        return
-    with Fetcher(fetch_settings(config)) as own:
-        yield from ArticleChecker(config, store, own, clock=clock).run(targets)
+    with Fetcher(fetch_settings(config)) if fetcher is None else nullcontext(fetcher) as used:
+        checker = ArticleChecker(config, store, used, clock=clock)
+        try:
+            yield from checker.run(targets)
+        finally:
+            checker.close()

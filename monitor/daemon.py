@@ -219,6 +219,7 @@ class Daemon:
             log.exception("notifications failed; the outbox keeps them for the next try")
 
     def close(self) -> None:
+        self.checker.close()
         if self.notifier is not None:
             self.notifier.close()
 
