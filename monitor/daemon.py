@@ -170,11 +170,20 @@ class Daemon:
             if not batch:
                 break
             events: list[CheckEvent] = []
+            plans: list[sched.Plan] = []
             self.checker.discovered = set(self._source_of)
-            for fetched_url, event in self.checker.checks([ArticleTarget(a.url, a.source) for a in batch.values()]):
-                self._after(batch[fetched_url], event)
-                events.append(event)
-                done += 1
+            try:
+                for fetched_url, event in self.checker.checks([ArticleTarget(a.url, a.source)
+                                                               for a in batch.values()]):
+                    plan = self._after(batch[fetched_url], event)
+                    if plan is not None:
+                        plans.append(plan)
+                    events.append(event)
+                    done += 1
+            finally:
+                # One transaction for the batch's plans. If the daemon dies first, its articles are simply
+                # still due and are checked again after the restart.
+                sched.save_plans(self.store, plans)
             self._notify(events)
             self._site_pending = self._site_pending or any(e.event in CHANGE_EVENTS for e in events)
         if not done:
@@ -245,10 +254,10 @@ class Daemon:
             sched.postpone(self.store, urls, datetime.fromtimestamp(until, UTC))
         return batch
 
-    def _after(self, article: sched.DueArticle, event: CheckEvent) -> None:
-        """Log one check and plan the next."""
+    def _after(self, article: sched.DueArticle, event: CheckEvent) -> sched.Plan | None:
+        """Log one check and plan the next (None: no new plan, the article stays due)."""
         if event.error == CANCELLED:
-            return                                   # stays due: checked after the next start
+            return None                              # stays due: checked after the next start
         if event.url != article.url:
             log.info("tracking %s as %s, the URL its page names as canonical", article.url, event.url,
                      extra={"url": event.url, "source": event.source})
@@ -259,21 +268,19 @@ class Daemon:
         refusal = self.polite.refusals.pop(article.url, None)
         now = self.clock()
         if isinstance(refusal, HostDeferred):
-            sched.postpone(self.store, [event.url], datetime.fromtimestamp(refusal.retry_at, UTC))
-            return
+            return sched.Plan(event.url, datetime.fromtimestamp(refusal.retry_at, UTC), streak=None)
         if isinstance(refusal, RobotsDisallowed):
             # robots.txt is read again after a day at most; asking before that would get the same answer.
-            sched.postpone(self.store, [event.url], now + timedelta(seconds=DEFAULT_TTL))
-            return
+            return sched.Plan(event.url, now + timedelta(seconds=DEFAULT_TTL), streak=None)
         source = self.sources.get(article.source)
         plan = next_check(now=now, born=article.born, changed=event.event in CHANGES,
                           streak=article.streak, interval=source.interval if source else None,
                           stop_age=source.max_age if source else None, rng=self.rng)
         # A failed check says nothing about whether the article changes: it keeps its streak.
         streak = article.streak if event.event == "error" else plan.streak
-        sched.save_plan(self.store, event.url, at=plan.at, streak=streak)
         if plan.at is None:
             log.info("stopped tracking %s: older than the source's max_age", event.url)
+        return sched.Plan(event.url, plan.at, streak)
 
     def discover(self, name: str) -> int:
         """Read a source's feeds and sitemaps; returns how many new articles were added."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
     or_,
     select,
@@ -37,8 +38,8 @@ from monitor.models import Validators
 from monitor.store.schema import UTCDateTime, articles, checks, insert_ignore, metadata, sources
 from monitor.store.store import Store
 
-__all__ = ["DueArticle", "FeedState", "SourceStatus", "add_articles", "due_articles", "feed_validators",
-           "move_article", "postpone", "record_feed", "save_plan", "source_status"]
+__all__ = ["DueArticle", "FeedState", "Plan", "SourceStatus", "add_articles", "due_articles", "feed_validators",
+           "move_article", "postpone", "record_feed", "save_plan", "save_plans", "source_status"]
 
 article_schedule = Table(
     "article_schedule", metadata,
@@ -158,17 +159,43 @@ def due_articles(store: Store, *, now: datetime, sources_wanted: Sequence[str], 
                 for r in conn.execute(query)]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """An article's next check: ``at`` (None: stop checking it) and its unchanged ``streak``.
+    ``streak`` None only moves the next check (a host backing off, robots.txt) and keeps the streak."""
+
+    url: str
+    at: datetime | None
+    streak: int | None
+
+
+def save_plans(store: Store, plans: Sequence[Plan]) -> None:
+    """Store the next check of many articles in one transaction (the daemon writes a batch's at once)."""
+    if not plans:
+        return
+    with _write(store) as conn, conn.begin():
+        urls = list(dict.fromkeys(p.url for p in plans))
+        ids = {url: ident for url, ident in conn.execute(
+            select(articles.c.url, articles.c.id).where(articles.c.url.in_(urls)))}
+        known = [p for p in plans if p.url in ids]
+        if not known:
+            return
+        conn.execute(update(articles).where(articles.c.id == bindparam("b_id"))
+                     .values(next_check_at=bindparam("b_at")),
+                     [{"b_id": ids[p.url], "b_at": p.at} for p in known])
+        planned = [p for p in known if p.streak is not None]
+        if planned:
+            insert_ignore(conn, article_schedule, [{"article_id": ids[p.url], "streak": 0, "born": None,
+                                                    "discovered": False, "stopped": False} for p in planned],
+                          key="article_id")
+            conn.execute(update(article_schedule).where(article_schedule.c.article_id == bindparam("b_id"))
+                         .values(streak=bindparam("b_streak"), stopped=bindparam("b_stopped")),
+                         [{"b_id": ids[p.url], "b_streak": p.streak, "b_stopped": p.at is None} for p in planned])
+
+
 def save_plan(store: Store, url: str, *, at: datetime | None, streak: int) -> None:
     """Store the next check of ``url`` (``at`` None: stop checking it) and its unchanged streak."""
-    with _write(store) as conn, conn.begin():
-        ident = conn.execute(select(articles.c.id).where(articles.c.url == url)).scalar()
-        if ident is None:
-            return
-        conn.execute(update(articles).where(articles.c.id == ident).values(next_check_at=at))
-        insert_ignore(conn, article_schedule, [{"article_id": ident, "streak": 0, "born": None,
-                                                "discovered": False, "stopped": False}], key="article_id")
-        conn.execute(update(article_schedule).where(article_schedule.c.article_id == ident)
-                     .values(streak=streak, stopped=at is None))
+    save_plans(store, [Plan(url, at, streak)])
 
 
 def move_article(store: Store, alias: str, canonical: str) -> None:
