@@ -119,7 +119,7 @@ def child_env(home: Path) -> dict[str, str]:
     """The environment without proxies (everything is on loopback) and with a private HOME/XDG dirs."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"),
-               NO_PROXY="*", PYTHONDONTWRITEBYTECODE="1")
+               NO_PROXY="*")
     return env
 
 
