@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import select as io_select
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,6 +183,26 @@ main(sys.argv[3:])
 """
 
 
+def read_output(process: subprocess.Popen[bytes], kill_after_events: int | None, rng: random.Random) -> bytes:
+    """What the check printed until it ended. Not "until end of file": processes it started and that
+    outlive a killed check would hold the pipe open."""
+    assert process.stdout is not None
+    fd, output = process.stdout.fileno(), b""
+    while True:
+        if io_select.select([fd], [], [], 0.05)[0]:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            output += chunk
+            if kill_after_events is not None and output.count(b"\n") >= kill_after_events:
+                kill_after_events = None
+                time.sleep(rng.uniform(0, 0.03))
+                process.kill()
+        elif process.poll() is not None:
+            break
+    return output
+
+
 def run_check(config: Path, generation: int, *, kill_after_events: int | None = None,
               kill_after_seconds: float | None = None, rng: random.Random | None = None,
               self_kill: tuple[str, int] | None = None) -> Run:
@@ -194,23 +215,22 @@ def run_check(config: Path, generation: int, *, kill_after_events: int | None = 
     if self_kill is not None:
         command = [sys.executable, "-c", SELF_KILL, self_kill[0], str(self_kill[1]), *command[3:]]
     with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=stderr)
+        # A session of its own: whatever the check started (extraction workers) is ended with it below.
+        process = subprocess.Popen(command, cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=stderr,
+                                   start_new_session=True)
         timer = threading.Timer(kill_after_seconds, process.kill) if kill_after_seconds is not None else None
         if timer:
             timer.start()
-        lines: list[bytes] = []
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if kill_after_events is not None and len(lines) == kill_after_events:
-                time.sleep((rng or random).uniform(0, 0.03))
-                process.kill()
-        returncode = process.wait()
-        if timer:
-            timer.cancel()
+        try:
+            output = read_output(process, kill_after_events, rng or random.Random())
+        finally:
+            if timer:
+                timer.cancel()
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
     # A line cut short by the kill was never reported.
-    events = [json.loads(line) for line in lines if line.endswith(b"\n")]
-    return Run(generation, events, returncode, stderr_path.read_text(encoding="utf-8", errors="replace"))
+    events = [json.loads(line) for line in output.splitlines(keepends=True) if line.endswith(b"\n")]
+    return Run(generation, events, process.wait(), stderr_path.read_text(encoding="utf-8", errors="replace"))
 
 
 # -- auditing the database with plain SQL ---------------------------------------------------------------
@@ -229,10 +249,10 @@ def integrity(database: Path) -> str:
         return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
 
 
-def audit(database: Path) -> dict[str, list[StoredVersion]]:
-    """Every stored version by URL, each verified complete; asserts the invariants that hold whatever
-    moment a process was killed at."""
-    engine = create_engine(f"sqlite:///{database}")
+def audit(database: Path | str) -> dict[str, list[StoredVersion]]:
+    """Every stored version by URL (of a SQLite file, or at a database URL), each verified complete;
+    asserts the invariants that hold whatever moment a process was killed at."""
+    engine = create_engine(database if isinstance(database, str) else f"sqlite:///{database}")
     found: dict[str, list[StoredVersion]] = {}
     try:
         with engine.connect() as conn:
@@ -351,29 +371,44 @@ def test_a_check_killed_at_any_moment_loses_and_duplicates_nothing(
           f"{sum(len(v) for v in stored.values())} versions, {silent} stored silently by a killed run")
 
 
-@pytest.mark.parametrize("moment", ["uncommitted", "committed"])
-def test_a_kill_on_either_side_of_the_commit(news_site: tuple[NewsSite, str], tmp_path: Path, moment: str) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_kill_on_either_side_of_the_commit(news_site: tuple[NewsSite, str], tmp_path: Path, backend: str,
+                                             request: pytest.FixtureRequest) -> None:
     """Killed with a version's rows written but not committed, the version is not stored and the next
     run stores it as new. Killed right after the commit, before its event was printed, the version is
-    stored, and the next run (same text) says unchanged: stored once, never reported twice."""
+    stored, and the next run (same text) says unchanged: stored once, never reported twice.
+
+    On PostgreSQL the killed process held the article's row lock (SELECT ... FOR UPDATE): the server
+    must roll its transaction back and free the lock, or the next run would wait for it."""
     site, base = news_site
     site.count = 5
     urls = [site.url(base, n) for n in range(site.count)]
-    config = write_config(tmp_path, urls)
-    database = tmp_path / "snapshots" / "newsmon.db"
+    database: Path | str = tmp_path / "snapshots" / "newsmon.db"
+    if backend == "postgresql":
+        database = str(request.getfixturevalue("pg_schema_url"))
+        config = write_config(tmp_path, urls, storage=f"'{database}'")
+    else:
+        config = write_config(tmp_path, urls)
 
-    killed = run_check(config, 0, self_kill=(moment, 3))
-    assert killed.killed and [e["event"] for e in killed.events] == ["new", "new"]
-    assert integrity(database) == "ok"
-    printed = {e["url"] for e in killed.events}
-    stored = {url for url, found in audit(database).items() if found}
-    unprinted = stored - printed
-    assert printed <= stored and len(unprinted) == (1 if moment == "committed" else 0)
+    def stored() -> set[str]:
+        if isinstance(database, Path):
+            assert integrity(database) == "ok"
+        return {url for url, found in audit(database).items() if found}
 
-    after = run_check(config, 0)
-    assert after.returncode == 0
-    events = {e["url"]: (e["event"], e["version"]) for e in after.events}
-    assert events == {url: ("unchanged", 1) if url in stored else ("new", 1) for url in urls}
+    uncommitted = run_check(config, 0, self_kill=("uncommitted", 2))
+    assert uncommitted.killed and [e["event"] for e in uncommitted.events] == ["new"]
+    assert stored() == {e["url"] for e in uncommitted.events}        # the second version was rolled back
+
+    committed = run_check(config, 0, self_kill=("committed", 2))
+    assert committed.killed and sorted(e["event"] for e in committed.events) == ["new", "unchanged"]
+    printed = {e["url"] for e in uncommitted.events + committed.events}
+    silent = stored() - printed
+    assert len(silent) == 1 and printed < stored()                    # stored, never reported
+
+    clean = run_check(config, 0)
+    assert clean.returncode == 0
+    assert {e["url"]: (e["event"], e["version"]) for e in clean.events} == {
+        url: ("unchanged", 1) if url in printed | silent else ("new", 1) for url in urls}
     assert all(len(found) == 1 for found in audit(database).values())
 
 
