@@ -18,10 +18,10 @@ Tools, each run as a child process from scratch (import and start-up included, a
 For each run: wall time; CPU time (user + sys) and peak memory (ru_maxrss) of the child, from
 ``os.wait4``; requests per second and requests by status, from the site's own counts; the site's CPU
 share of the wall time (it must stay well below 100%, or the site is the bottleneck); events printed.
-``start-up`` is the same command with no URL at all (newsmon: an empty source list; urlwatch: an empty job
-list; run twice, the second counted), so "marginal" CPU per article leaves it out. CPU per modified
-article is estimated from the changed cycle, taking the unchanged cycle's marginal CPU per article for the
-articles that did not change.
+``start-up`` is the fixed cost of a run: the same command on one article that answers 304 (its own store
+and cache; the median of five runs), so "marginal" CPU per article leaves it out. CPU per
+modified article is estimated from the changed cycle, taking the unchanged cycle's marginal CPU per article
+for the articles that did not change.
 
 Then trafilatura.extract (``include_comments=False, favor_precision=True``, as benchmarks/extraction.py)
 and newsmon's ``extract()`` on the same pages (first revision, up to 1,000), in this process: CPU ms per
@@ -29,7 +29,7 @@ page and pages per second, to show what extraction alone costs next to a whole c
 
     python benchmarks/check_cycles.py                       # 1,000 articles on 20 hosts, with urlwatch
     python benchmarks/check_cycles.py --articles 10000 --skip-urlwatch
-    options: --hosts 20 --changed 0.1 --latency-ms 0 --concurrency 16 --seed 1 --keep
+    options: --hosts 20 --changed 0.1 --latency-ms 0 --concurrency 16 --seed 1 --repeat 1 --keep
 """
 
 from __future__ import annotations
@@ -217,11 +217,25 @@ def extraction(articles: int, seed: int) -> list[tuple[str, float, int]]:
 
 # -- the report --------------------------------------------------------------------------------------
 
-def print_table(runs: list[Run], startup: dict[str, Run], articles: int, changed: int) -> None:
+def median_runs(runs: list[Run]) -> tuple[list[Run], dict[tuple[str, str], list[float]]]:
+    """For each (tool, cycle), the run with the median CPU time (all its figures are shown), and every
+    run's CPU time (to show the spread)."""
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.tool, run.cycle), []).append(run)
+    chosen = [sorted(group, key=lambda r: r.cpu)[(len(group) - 1) // 2] for group in groups.values()]
+    order = {cycle: i for i, cycle in enumerate(CYCLES)}
+    chosen.sort(key=lambda r: order[r.cycle])
+    return chosen, {key: [r.cpu for r in group] for key, group in groups.items()}
+
+
+def print_table(all_runs: list[Run], startup: dict[str, Run], articles: int, changed: int) -> None:
+    runs, spread = median_runs(all_runs)
+    repeated = any(len(cpus) > 1 for cpus in spread.values())
     print()
     print("| tool | cycle | wall s | CPU s | CPU ms/article | marginal ms/article | requests/s | 200 | 304 "
-          "| peak RSS MB | site CPU % | events |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| peak RSS MB | site CPU % | events |" + (" CPU s, every run |" if repeated else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if repeated else ""))
     for run in runs:
         base = startup[run.tool].cpu if run.tool in startup else 0.0
         total = sum(run.requests.values())
@@ -229,9 +243,11 @@ def print_table(runs: list[Run], startup: dict[str, Run], articles: int, changed
               f"| {run.cpu / articles * 1000:.2f} | {(run.cpu - base) / articles * 1000:.2f} "
               f"| {total / run.wall:.0f} | {run.requests.get('200', 0)} | {run.requests.get('304', 0)} "
               f"| {run.maxrss_mb:.0f} | {run.server_cpu / run.wall * 100:.0f} "
-              f"| {', '.join(f'{k} {v}' for k, v in sorted(run.events.items())) or '-'} |")
+              f"| {', '.join(f'{k} {v}' for k, v in sorted(run.events.items())) or '-'} |"
+              + (f" {', '.join(f'{c:.2f}' for c in spread[run.tool, run.cycle])} |" if repeated else ""))
     for tool, run in startup.items():
-        print(f"| {tool} | start-up (no URL) | {run.wall:.2f} | {run.cpu:.2f} | | | | | | {run.maxrss_mb:.0f} | | |")
+        print(f"| {tool} | start-up (1 article, 304) | {run.wall:.2f} | {run.cpu:.2f} | | | | | "
+              f"| {run.maxrss_mb:.0f} | | |")
 
     print()
     by = {(run.tool, run.cycle): run for run in runs}
@@ -275,6 +291,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="newsmon's concurrency setting")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-urlwatch", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the three cycles this many times (fresh stores each time); the run with the "
+                             "median CPU time of each tool and cycle is shown")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (stores, outputs, logs)")
     args = parser.parse_args()
 
@@ -316,37 +335,45 @@ def bench(args: argparse.Namespace, work: Path) -> None:
         urls_by_host.setdefault(1 + number % args.hosts, []).append(news_site.url_of(number, args.hosts, site.port))
     urls = [url for host in sorted(urls_by_host) for url in urls_by_host[host]]
 
-    newsmon_cfg, empty_cfg = work / "newsmon.yaml", work / "newsmon-empty.yaml"
-    newsmon_config(newsmon_cfg, work, urls_by_host, args.concurrency)
-    newsmon_config(empty_cfg, work / "empty", {}, args.concurrency)
     newsmon = [sys.executable, "-m", "monitor", "check", "--format", "json", "-c"]
-    tools: dict[str, list[str]] = {"newsmon": [*newsmon, str(newsmon_cfg)]}
-    startup_commands = {"newsmon": [*newsmon, str(empty_cfg)]}
+    # The fixed cost of a run: a check of one article that answers 304 (the same store and cache checked
+    # six times: the first finds it new, the median of the other five is counted).
+    (work / "one").mkdir()
+    newsmon_config(work / "one" / "newsmon.yaml", work / "one", {1: urls[:1]}, args.concurrency)
+    startup_commands = {"newsmon": [*newsmon, str(work / "one" / "newsmon.yaml")]}
+    # Each repetition starts from empty stores (its own folder), so its first cycle finds every article new.
+    tools_by_repeat: list[dict[str, list[str]]] = []
+    for repeat in range(args.repeat):
+        folder = work / f"run{repeat}"
+        folder.mkdir()
+        newsmon_config(folder / "newsmon.yaml", folder, urls_by_host, args.concurrency)
+        tools_by_repeat.append({"newsmon": [*newsmon, str(folder / "newsmon.yaml")]})
     if urlwatch:
         version = subprocess.run([str(urlwatch), "--version"], capture_output=True, text=True).stdout.strip()
         print(f"urlwatch: {version} ({urlwatch})")
-        tools["urlwatch"] = [str(urlwatch), *urlwatch_files(work, urls, "articles")]
-        startup_commands["urlwatch"] = [str(urlwatch), *urlwatch_files(work, [], "empty")]
+        for repeat, tools in enumerate(tools_by_repeat):
+            tools["urlwatch"] = [str(urlwatch), *urlwatch_files(work, urls, f"run{repeat}/articles")]
+        startup_commands["urlwatch"] = [str(urlwatch), *urlwatch_files(work, urls[:1], "one/articles")]
         # The first call writes urlwatch's default config (stdout reporter on): not part of any timing.
         subprocess.run([*startup_commands["urlwatch"], "--list"], env=env, capture_output=True, check=True)
 
-    # Twice, keeping the second: newsmon's first run on an empty store also builds the (empty) report site.
     startup = {}
     for tool, command in startup_commands.items():
-        for _ in range(2):
-            startup[tool] = run_child(tool, "start-up", command, work / f"{tool}-startup.out", env, None)
+        trials = [run_child(tool, "start-up", command, work / f"{tool}-startup.out", env, None) for _ in range(6)]
+        startup[tool] = sorted(trials[1:], key=lambda r: r.cpu)[2]      # the first stored it; median of 5
     runs: list[Run] = []
     changed = 0
-    for cycle in CYCLES:
-        if cycle == "changed":
-            changed = len(site.control(f"round?changed={args.changed}", post=True)["changed"])
-        for tool, command in tools.items():
-            out = work / f"{tool}-{cycle}.out"
-            print(f"{cycle:<10} {tool:<9}", end=" ", flush=True)
-            run = run_child(tool, cycle, command, out, env, site)
-            run.events = newsmon_events(out) if tool == "newsmon" else urlwatch_events(out)
-            runs.append(run)
-            print(f"{run.wall:7.2f} s wall {run.cpu:7.2f} s CPU  {dict(run.events)}", flush=True)
+    for repeat, tools in enumerate(tools_by_repeat):
+        for cycle in CYCLES:
+            if cycle == "changed":
+                changed = len(site.control(f"round?changed={args.changed}", post=True)["changed"])
+            for tool, command in tools.items():
+                out = work / f"run{repeat}" / f"{tool}-{cycle}.out"
+                print(f"{repeat + 1}/{args.repeat} {cycle:<10} {tool:<9}", end=" ", flush=True)
+                run = run_child(tool, cycle, command, out, env, site)
+                run.events = newsmon_events(out) if tool == "newsmon" else urlwatch_events(out)
+                runs.append(run)
+                print(f"{run.wall:7.2f} s wall {run.cpu:7.2f} s CPU  {dict(run.events)}", flush=True)
 
     stats = site.control("stats")
     site.stop()
@@ -358,11 +385,12 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     if urlwatch:
         print("(urlwatch prints nothing for an unchanged job, so its unchanged events are not counted)")
 
-    store = work / "newsmon-store"
+    store = work / "run0" / "newsmon-store"
     print(f"\nnewsmon store after the cycles: {sum(p.stat().st_size for p in store.glob('*')) / 1e6:.1f} MB "
           f"({', '.join(p.name for p in sorted(store.glob('*')))})")
     if urlwatch:
-        print(f"urlwatch cache after the cycles: {(work / 'articles-cache.db').stat().st_size / 1e6:.1f} MB")
+        cache = work / "run0" / "articles-cache.db"
+        print(f"urlwatch cache after the cycles: {cache.stat().st_size / 1e6:.1f} MB")
 
     print("\nextraction alone, in one process, on the same pages (first revision):")
     print("| extractor | pages | CPU ms/page | pages/s (CPU) |")
