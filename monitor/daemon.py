@@ -1,10 +1,12 @@
-"""``newsmon run``: the daemon. APScheduler 3 drives two kinds of job; the database holds all the state.
+"""``newsmon run``: the daemon. Two kinds of job; the database holds all the state.
 
-- **tick** (every second): takes the articles that are due (``articles.next_check_at``) from the database
-  in batches and checks them with the same ``ArticleChecker`` as ``newsmon check``, through a
-  ``PoliteFetcher``; after each check it plans the next one (``monitor.schedule``) and stores the plan.
-- **discover:<source>** (per source with feeds or sitemaps): reads them (conditional GET, validators in
-  ``feed_state``) and adds the articles they list, due at once, tracked until the source's ``max_age``.
+- **tick** (every second, a thread waiting on the monotonic clock): takes the articles that are due
+  (``articles.next_check_at``) from the database in batches and checks them with the same
+  ``ArticleChecker`` as ``newsmon check``, through a ``PoliteFetcher``; after each check it plans the next
+  one (``monitor.schedule``) and stores the plans of a batch together.
+- **discover:<source>** (per source with feeds or sitemaps, on APScheduler 3): reads them (conditional
+  GET, validators in ``feed_state``) and adds the articles they list, due at once, tracked until the
+  source's ``max_age``.
 
 Jobs are rebuilt from the configuration at every start, never persisted: a restart resumes from the due
 times in the database, so nothing is lost and nothing is caught up in a storm (coalesce, one instance per
@@ -39,7 +41,7 @@ from monitor.models import CHANGE_EVENTS, CheckEvent, Validators
 from monitor.notify import Notifier, report_link
 from monitor.polite import CANCELLED, Guard, GuardedFetcher, PoliteFetcher, host_key
 from monitor.robots import DEFAULT_TTL
-from monitor.schedule import next_check
+from monitor.schedule import SteadyClock, next_check
 from monitor.store import ArticleState, Store
 from monitor.store import scheduling as sched
 from monitor.urls import canonicalize, same_site
@@ -118,14 +120,16 @@ class Daemon:
         self.config = config
         self.store = store
         self.polite = polite
-        self.clock = clock
+        # Never backwards: after the system clock is set back, plans keep their distance from now instead of
+        # every check waiting for the clock to catch up (tests/test_time_skew.py).
+        self.clock = SteadyClock(clock)
         self.rng = rng
         self.stopping = polite.stopping
         self.batch_size = batch_size or max(4 * config.concurrency, 16)
         # PoliteFetcher spaces every request to a host; run_per_host need only keep one check per host at
         # a time. Its own delay would hold unstarted work in a sleep a shutdown cannot cut short.
         paced = config.model_copy(update={"per_host_delay": 0.0})
-        self.checker = DaemonChecker(paced, store, polite, clock=clock)
+        self.checker = DaemonChecker(paced, store, polite, clock=self.clock)
         self.sources = {s.name: s for s in config.sources}
         self._trusted = {_url_key(u) for s in config.sources for u in (*s.urls, *s.feeds, *s.sitemaps)}
         self._source_of: dict[str, str] = {}      # discovered URL -> its source, for its guard
@@ -133,7 +137,7 @@ class Daemon:
         self._strict: Guard = _strict_guard()
         polite.guard_of = self.guard_of
         # --- notifications (monitor.notify): after each batch of checks; None without `notify:` targets ---
-        self.notifier = Notifier(config, store, clock=clock) if config.notify else None
+        self.notifier = Notifier(config, store, clock=self.clock) if config.notify else None
         self._next_flush = 0.0
         # --- the report site (monitor.report.site): whether changes wait to be drawn, and when to draw them.
         # True at start: changes stored while no daemon ran (by `newsmon check`, or before a crash) count too.
@@ -444,14 +448,23 @@ def _serve(daemon: Daemon, stopping: threading.Event, install_signals: bool) -> 
     jobs = _Jobs(stopping)
     discovering = [s for s in config.sources if s.feeds or s.sitemaps]
     scheduler = BackgroundScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=1 + min(len(discovering), 7))},
+        executors={"default": ThreadPoolExecutor(max_workers=max(1, min(len(discovering), 8)))},
         # coalesce + one instance: a job that fell behind (a long batch, a suspended laptop) runs once,
         # not once per missed time; the grace lets a run that is a little late still happen.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         timezone=UTC)
     now = datetime.now(UTC)
-    scheduler.add_job(jobs.wrap("tick", daemon.tick), IntervalTrigger(seconds=TICK, timezone=UTC),
-                      id="tick", name="tick", next_run_time=now)
+    tick = jobs.wrap("tick", daemon.tick)
+
+    def tick_loop() -> None:
+        # Not an APScheduler job: its triggers plan on the wall clock, so a clock set back an hour would stop
+        # every check for an hour. Event.wait counts on the monotonic clock; one tick at a time, as ever.
+        while not stopping.is_set():
+            tick()
+            stopping.wait(TICK)
+
+    ticker = threading.Thread(target=tick_loop, name="newsmon-tick", daemon=True)
+    ticker.start()
     for source in discovering:
         scheduler.add_job(jobs.wrap(f"discover:{source.name}", functools.partial(daemon.discover, source.name)),
                           IntervalTrigger(seconds=discovery_interval(source), timezone=UTC),

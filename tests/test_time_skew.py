@@ -140,9 +140,6 @@ def test_on_a_steady_clock_a_step_back_strands_no_check(
     assert article_requests(site) == {f"/news/{n}": 2 for n in (1, 2, 3)}
 
 
-@pytest.mark.xfail(strict=True, reason="monitor/daemon.py plans on the raw wall clock: a step back strands "
-                                       "every check for the length of the step (issue #6 report: wrap the "
-                                       "clock in SteadyClock in Daemon.__init__, then drop this mark)")
 def test_the_daemon_itself_is_not_stranded_by_a_step_back(
         parts: Callable[..., tuple[Daemon, FakeClock, Store]]) -> None:
     daemon, clock, _ = parts(THREE)
@@ -302,9 +299,6 @@ class _ShiftedDatetime(datetime):
         return datetime.now(tz) + cls.shift
 
 
-@pytest.mark.xfail(strict=True, reason="APScheduler plans the 1 s tick on the wall clock: a step back "
-                                       "stops every check until the wall clock is back where it was "
-                                       "(issue #6 report: drive the tick with a monotonic wait instead)")
 def test_the_scheduler_keeps_ticking_when_the_wall_clock_steps_back(monkeypatch: pytest.MonkeyPatch) -> None:
     import apscheduler.schedulers.base as base
 
