@@ -35,12 +35,10 @@ def story_threshold(config: Config) -> float:
 
 def refresh(store: Store, config: Config) -> None:
     """Group the articles with new versions and record the figures of new versions."""
-    from .figure_ledger import update_ledger
     from .stories import refresh_stories
 
     try:
         refresh_stories(store, threshold=story_threshold(config))
-        update_ledger(store)
     except MonitorError as exc:
         fail(str(exc))
 

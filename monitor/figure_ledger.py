@@ -15,7 +15,8 @@ better linking rule applies to old versions at once.
 
 **Discrepancies.** Each source's latest value is read as an interval from its qualifier ("at least 1,000"
 is [1000, inf), "about 1,000" is 1000 +- 5%, "1,000" is [1000, 1000]); sources whose intervals have no
-point in common disagree: "at least 1,000" and "about 1,000" are compatible, 11,000 and 12,000 are not.
+point in common disagree: 11,000 and 12,000 are not compatible, "more than 10,000" and 11,000 are. One value
+however hedged is one claim: "at least 1,000" and "about 1,000" are compatible.
 
 **Leads.** For every value a quantity was revised to, the source that reported it first and when, and the
 sources that followed.
@@ -31,9 +32,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
-from monitor.figures import QUANTITY_KINDS, Figure, find_figures, format_value
+from monitor.figures import QUANTITY_KINDS, Figure, find_figures
 from monitor.sentences import split_sentences
 from monitor.store import Store
 from monitor.store.blobs import get_blob
@@ -233,11 +234,11 @@ class Quantity:
                 "history": [r.to_dict() for r in self.readings], "revisions": self.revisions()}
 
     def describe(self) -> str:
-        """One line per source for the terminal: "wire: at least 1,000 (v2)"."""
+        """Each source's latest reading as written, for the terminal: "wire: at least 1,000 (v2); ..."."""
         parts = []
         for r in self.latest():
             qualifier = f"{r.qualifier} " if r.qualifier else ""
-            parts.append(f"{r.source}: {qualifier}{format_value(_plain(r.value), r.unit)} (v{r.version})")
+            parts.append(f"{r.source}: {qualifier}{r.text} (v{r.version})")
         return "; ".join(parts)
 
 
@@ -264,9 +265,13 @@ def interval(value: float, qualifier: str | None) -> tuple[float, float]:
 
 
 def compatible(readings: Sequence[Reading]) -> bool:
-    """Can every reading be true at once? Units must agree, and the intervals share a point."""
+    """Can every reading be true at once? Units must agree; then one value however hedged ("at least
+    1,000", "about 1,000", "more than 1,000") is one claim, and different values must have intervals that
+    share a point."""
     if len({r.unit for r in readings}) > 1:
         return False
+    if len({r.value for r in readings}) == 1:
+        return True
     spans = [interval(r.value, r.qualifier) for r in readings]
     return max(low for low, _ in spans) <= min(high for _, high in spans)
 
@@ -292,14 +297,11 @@ def tracked_quantities(store: Store, *, story: int | None = None, include_single
         query = query.where(story_members.c.story_id == story)
     with transaction(store, "read the figure ledger") as conn:
         rows = conn.execute(query).all()
-        sizes = dict(conn.execute(
-            select(story_members.c.story_id, story_members.c.article_id)).all())
-    members: dict[int, int] = defaultdict(int)
-    for story_id in sizes.values():
-        members[story_id] += 1
+        members = {story_id: count for story_id, count in conn.execute(   # story -> articles in it
+            select(story_members.c.story_id, func.count()).group_by(story_members.c.story_id))}
     by_story: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
-        if story is not None or include_single or members[row.story_id] > 1:
+        if story is not None or include_single or members.get(row.story_id, 0) > 1:
             by_story[row.story_id].append(row)
     quantities = [q for story_id, story_rows in by_story.items() for q in _link(story_id, story_rows)]
     quantities.sort(key=lambda q: (not q.discrepancy(), -len({r.source for r in q.readings}), q.story,

@@ -41,10 +41,12 @@ DEFAULT_THRESHOLD = 0.3
 
 @dataclass(frozen=True)
 class Regrouped:
-    """What one refresh did: articles (URLs) regrouped, and those that changed story."""
+    """What one refresh did: articles (URLs) regrouped, those that changed story, versions whose figures
+    were recorded in the ledger."""
 
     regrouped: tuple[str, ...]
     moved: tuple[str, ...]
+    versions_recorded: int = 0
 
 
 @dataclass
@@ -56,6 +58,17 @@ class _Member:
 
 def refresh_stories(store: Store, urls: Iterable[str] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
                     now: datetime | None = None) -> Regrouped:
+    """Bring stories and the figure ledger up to date: the one call a check (or the daemon) makes after
+    storing versions, with the URLs it stored versions of. See ``regroup`` and
+    ``monitor.figure_ledger.update_ledger``."""
+    from monitor.figure_ledger import update_ledger  # deferred: the ledger imports this package
+
+    done = regroup(store, urls, threshold=threshold, now=now)
+    return Regrouped(done.regrouped, done.moved, update_ledger(store))
+
+
+def regroup(store: Store, urls: Iterable[str] | None = None, *, threshold: float = DEFAULT_THRESHOLD,
+            now: datetime | None = None) -> Regrouped:
     """Regroup the articles whose latest version has not been grouped yet, or was grouped at another
     threshold (only those of ``urls`` when given: the URLs a check stored new versions of). Cheap when
     nothing is stale: one query. A changed threshold thus regroups every article at the next refresh."""
