@@ -553,6 +553,19 @@ def test_a_new_database_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch:
     assert sorted(p.name for p in path.parent.iterdir() if not p.name.startswith("newsmon.db-")) == ["newsmon.db"]
 
 
+def test_a_new_database_on_a_file_system_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.store import engine
+
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(engine.os, "link", no_links)
+    path = tmp_path / "newsmon.db"
+    with open_store(f"sqlite:///{path}") as store:
+        store_article(store, 1, ())
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("newsmon.db-")] == ["newsmon.db"]
+
+
 def test_folder_and_bad_urls(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="is a folder"):
         open_store(f"sqlite:///{tmp_path}")

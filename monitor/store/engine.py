@@ -1,12 +1,13 @@
 """Opening a database: URL checks, SQLite connection settings, and creating or verifying the schema.
 
-Every way a database can be wrong (not a database, someone else's database, a newer newsmon's, no
-server) becomes a ``StoreError`` naming the path or URL and the reason, never a driver traceback.
+Every way a database can be wrong (not a database, an empty or truncated file, someone else's database,
+a newer newsmon's, no server, a full disk) becomes a ``StoreError`` naming the path or URL and the
+reason, never a driver traceback. An existing SQLite file is checked before it is opened for writing,
+so a file that is refused is left as it was; a new one is created whole or not at all.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sqlite3
@@ -204,8 +205,15 @@ def _create_sqlite_file(path: Path) -> None:
                 conn.commit()
         finally:
             engine.dispose()  # the last connection's close checkpoints and removes the -wal file
-        with contextlib.suppress(FileExistsError):
+        try:
             os.link(temporary, path)  # unlike rename, never replaces a database another process created
+        except FileExistsError:
+            pass
+        except OSError:
+            # No hard links on this file system (FAT, some network shares): rename, which could only
+            # replace a database another process created in this very instant, still empty of checks.
+            if not path.exists():
+                os.replace(temporary, path)
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or exc
         raise StoreError(f"{path}: cannot create the store: {reason}{_full_disk_note(str(path))}") from exc
