@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import soupsieve
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from pydantic import (
     AfterValidator,
@@ -183,6 +182,9 @@ def _regex(pattern: str) -> str:
 
 def _css(selector: str) -> str:
     # soupsieve is the engine behind BeautifulSoup.select(): what compiles here works at extraction.
+    # Imported here: a tenth of a second at every start, and most configurations have no selector.
+    import soupsieve
+
     try:
         soupsieve.compile(selector)
     except Exception as exc:  # SelectorSyntaxError, or ValueError for an empty selector

@@ -85,6 +85,9 @@ class Extractor:
             if self._broken or self.workers < 2 or self._count <= self.inline:
                 return None
             if self._pool is None:
+                from monitor.orphan_watch import CHECKER_PID
+
+                os.environ[CHECKER_PID] = str(os.getpid())      # inherited by the forkserver it starts
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["monitor.forkserver_preload"])
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,

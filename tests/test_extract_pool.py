@@ -93,6 +93,53 @@ def test_nothing_outlives_a_checker_killed_with_sigkill(tmp_path: Path) -> None:
     assert not any(alive(pid) for pid in workers)
 
 
+@needs_two_cores
+def test_a_checker_killed_while_its_pool_starts_leaves_nothing(tmp_path: Path) -> None:
+    """The race: the checker dies while the forkserver is still importing. Every process that carries the
+    checker's PID in its environment (the forkserver, any worker) must be gone a few seconds later."""
+    script = tmp_path / "checker.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, threading
+        from monitor.extract_pool import Extractor
+        from monitor.demo.site import load_seed, render_article_page
+        if __name__ == "__main__":
+            extractor = Extractor(workers=2, inline=0)
+            page = render_article_page(load_seed(), variant=0).encode()
+            threading.Thread(target=extractor, args=(page,), daemon=True,
+                             kwargs=dict(url="{URL}", charset="utf-8", selector=None, exclude=())).start()
+            print(os.getpid(), flush=True)
+            threading.Event().wait(60)
+    """), encoding="utf-8")
+    for delay in (0.0, 0.05, 0.2):
+        checker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                                   cwd=Path(__file__).parent.parent)
+        assert checker.stdout is not None
+        pid = int(checker.stdout.readline())
+        time.sleep(delay)
+        checker.kill()
+        checker.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and helpers_of(pid):
+            time.sleep(0.1)
+        assert helpers_of(pid) == [], f"left running after a kill {delay} s into the pool's start"
+
+
+def helpers_of(checker: int) -> list[int]:
+    """Live processes started for the checker ``checker`` (they carry its PID in their environment)."""
+    found = []
+    mark = f"NEWSMON_CHECKER_PID={checker}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if mark in environ.split(b"\0") and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
