@@ -77,6 +77,7 @@ class Run:
     requests: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     server_cpu: float = 0.0
+    repeat: int = 0
 
 
 # -- the site ----------------------------------------------------------------------------------------
@@ -229,6 +230,12 @@ def median_runs(runs: list[Run]) -> tuple[list[Run], dict[tuple[str, str], list[
     return chosen, {key: [r.cpu for r in group] for key, group in groups.items()}
 
 
+def ratio_cell(ratios: list[float]) -> str:
+    """The median ratio, and each repetition's when there are several."""
+    median = sorted(ratios)[(len(ratios) - 1) // 2]
+    return f"{median:.2f}" + (f" ({', '.join(f'{r:.2f}' for r in ratios)})" if len(ratios) > 1 else "")
+
+
 def print_table(all_runs: list[Run], startup: dict[str, Run], articles: int, changed: int) -> None:
     runs, spread = median_runs(all_runs)
     repeated = any(len(cpus) > 1 for cpus in spread.values())
@@ -261,13 +268,21 @@ def print_table(all_runs: list[Run], startup: dict[str, Run], articles: int, cha
         print(f"{tool}: marginal CPU per article: new {(first.cpu - base) / articles * 1000:.2f} ms, "
               f"unchanged (304) {per_unchanged * 1000:.2f} ms, modified (estimated) {per_modified * 1000:.2f} ms")
     if any(run.tool == "urlwatch" for run in runs):
+        # Each ratio is of the two tools' runs in the same repetition (one right after the other, so under
+        # the same load); the median over the repetitions, then every repetition's.
+        pairs = {(run.tool, run.cycle, run.repeat): run for run in all_runs}
         print()
         print("| cycle | urlwatch wall / newsmon wall | urlwatch CPU / newsmon CPU |")
         print("|---|---|---|")
         for cycle in CYCLES:
-            ours, theirs = by.get(("newsmon", cycle)), by.get(("urlwatch", cycle))
-            if ours and theirs:
-                print(f"| {cycle} | {theirs.wall / ours.wall:.2f} | {theirs.cpu / ours.cpu:.2f} |")
+            walls, cpus = [], []
+            for (tool, run_cycle, repeat), ours in pairs.items():
+                theirs = pairs.get(("urlwatch", cycle, repeat))
+                if tool == "newsmon" and run_cycle == cycle and theirs:
+                    walls.append(theirs.wall / ours.wall)
+                    cpus.append(theirs.cpu / ours.cpu)
+            if walls:
+                print(f"| {cycle} | {ratio_cell(walls)} | {ratio_cell(cpus)} |")
 
 
 def check_events(runs: list[Run], articles: int, changed: int) -> None:
@@ -372,6 +387,7 @@ def bench(args: argparse.Namespace, work: Path) -> None:
                 print(f"{repeat + 1}/{args.repeat} {cycle:<10} {tool:<9}", end=" ", flush=True)
                 run = run_child(tool, cycle, command, out, env, site)
                 run.events = newsmon_events(out) if tool == "newsmon" else urlwatch_events(out)
+                run.repeat = repeat
                 runs.append(run)
                 print(f"{run.wall:7.2f} s wall {run.cpu:7.2f} s CPU  {dict(run.events)}", flush=True)
 
