@@ -9,9 +9,9 @@ its canonical ``subject`` key and the sentence. A version is parsed once: ``ledg
 (``tracked_quantities``), per story: two occurrences can be one quantity only when their subject keys are
 equal (same counted noun, after a small synonym table, the same predicate such as "killed", and the same
 unit), and among those, pairs are taken by how alike their context is (the words of the noun phrase and of
-the sentence). One version contributes at most one occurrence to a quantity. Linking is computed, not
-stored, because stories change: an article that moves to another story takes its figures along, and a
-better linking rule applies to old versions at once.
+the sentence) and how close their values are. One version contributes at most one occurrence to a
+quantity. Linking is computed, not stored, because stories change: an article that moves to another story
+takes its figures along, and a better linking rule applies to old versions at once.
 
 **Discrepancies.** Each source's latest value is read as an interval from its qualifier ("at least 1,000"
 is [1000, inf), "about 1,000" is 1000 +- 5%, "1,000" is [1000, 1000]); sources whose intervals have no
@@ -55,8 +55,8 @@ ABOUT = 0.05                   # "about 1,000" means 950-1,050: "about 11,000" a
 
 # Counted nouns that name the same people in news copy. Kept tiny on purpose: a wrong synonym links two
 # different quantities, a missing one only leaves two quantities apart.
-_SYNONYMS = {"soldier": "troop", "serviceman": "troop", "servicemen": "troop", "dead": "killed", "died": "killed",
-             "slain": "killed", "wounded": "injured", "hurt": "injured"}
+_SYNONYMS = {"soldier": "troop", "force": "troop", "serviceman": "troop", "servicemen": "troop",
+             "dead": "killed", "died": "killed", "slain": "killed", "wounded": "injured", "hurt": "injured"}
 # Durations ("four months ago", "within three months") date the events; they are not what a story counts.
 _DURATIONS = frozenset({"seconds", "minutes", "hours", "days", "weeks", "months", "years", "decades"})
 _PREDICATES = frozenset({"killed", "injured", "captured", "missing", "arrested", "displaced", "evacuated",
@@ -344,12 +344,21 @@ def _reading(row: Any) -> Reading:
 
 def _score(row: Any, quantity: Quantity) -> float:
     """How alike an occurrence is to a quantity's latest reading (of the same article, if it has one):
-    the noun phrase's words, the sentence's words, and a bonus for continuing the same article."""
+    the noun phrase's words, the sentence's words, how close the values are, and a bonus for continuing
+    the same article.
+
+    Closeness matters when one story counts the same noun twice: "about 1,000 additional soldiers" and
+    "12,000 soldiers" in one outlet, "at least 1,000 additional soldiers" and "11,000 North Korean
+    troops" in another. Outlets and revisions disagree by a fraction (11,000 or 12,000; 1,000 raised to
+    1,500), rarely by a factor of ten.
+    """
     same_article = [r for r in quantity.readings if r.article_id == row.article_id]
     last = (same_article or quantity.readings)[-1]
     modifiers = _jaccard(_context_words(row.context), _context_words(last.context), empty=0.5)
     sentence = _jaccard(_sentence_words(row.sentence), _sentence_words(last.sentence), empty=0.0)
-    return 0.4 * modifiers + 0.6 * sentence + (0.2 if same_article else 0.0)
+    low, high = sorted((abs(row.value), abs(last.value)))
+    closeness = low / high if high else 1.0
+    return 0.3 * modifiers + 0.4 * sentence + 0.3 * closeness + (0.2 if same_article else 0.0)
 
 
 def _context_words(context: str | None) -> set[str]:

@@ -35,7 +35,7 @@ def _split(text: str) -> list[str]:
     return text.split()
 
 
-_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")   # letters of any script: Cyrillic pages too
 _STOP = frozenset(_split("""
     the and for are was were has have had been being but not with from that this these those there their they
     them his her its our your you who whom whose which what when where why how all any both each few more most
