@@ -26,7 +26,7 @@ from rich.text import Text
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
 from .models import CHANGE_EVENTS, CheckEvent, Document
-from .terminal import print_diff_details, print_document, print_event, safe
+from .terminal import print_diff_details, print_document, print_event
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -311,7 +311,7 @@ def history(
         print_json([v.to_dict() for v in versions])
         return
     for v in versions:
-        out.print(Text(f"{v.number:>4}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.size:>7} chars  {safe(v.title)}"))
+        out.print(Text(f"{v.number:>4}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.size:>7} chars  {v.title}"))
 
 
 @app.command()
