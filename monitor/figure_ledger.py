@@ -3,7 +3,8 @@
 **Recording.** ``update_ledger(store)`` parses each version not yet in the ledger (headline, then every
 sentence of the text, through :func:`monitor.figures.find_figures`) and writes one ``figure_occurrences``
 row per figure: value, unit, qualifier, kind, the counted noun or subject the parser found (``context``),
-its canonical ``subject`` key and the sentence. A version is parsed once: ``ledger_versions`` marks it done.
+its ``subject`` key as of recording (see ``subject_key``) and the sentence. A version is parsed once:
+``ledger_versions`` marks it done.
 
 **Linking.** Occurrences describing the same quantity are linked when the ledger is read
 (``tracked_quantities``), per story: two occurrences can be one quantity only when their subject keys are
@@ -77,25 +78,24 @@ _SENTENCE_STOP = frozenset(_split("the a an of in on at to for and or but by wit
 
 
 def subject_key(context: str | None, unit: str | None, kind: str) -> str | None:
-    """The key two figures must share to be one quantity: counted noun, predicate, unit and kind of figure.
+    """The key two figures must share to be one quantity: counted noun or predicate, unit, kind of figure.
 
     "11,000 North Korean troops" and "12,000 North Korean soldiers" share "troop||count"; "1,000 of the
-    troops had been killed" is "troop|killed|count"; "$2.4 billion in military aid" is "aid||USD".
+    troops had been killed" and "at least 1,000 have been killed" share "|killed|count" (a predicate is
+    what the count is of; who was killed is context, weighed when occurrences are paired); "$2.4 billion
+    in military aid" is "aid||USD".
     """
     if kind not in QUANTITY_KINDS or not context or unit in _DURATIONS:
         return None
     words = [_canonical(w) for w in _WORD.findall(context.lower())]
-    if not words:
-        return None
     while len(words) > 1 and words[-1] in _NEUTRAL:
         words.pop()
-    predicate = ""
-    if len(words) > 1 and words[-1] in _PREDICATES:
-        predicate = words.pop()
-        if len(words) > 2 and words[-1] in ("or", "and"):      # "captured or wounded"
-            words = words[:-2]
+    if not words:
+        return None
     measure = unit or ("percent" if kind == "percent" else "count")
-    return f"{words[-1]}|{predicate}|{measure}"
+    if words[-1] in _PREDICATES:
+        return f"|{words[-1]}|{measure}"
+    return f"{words[-1]}||{measure}"
 
 
 def _canonical(word: str) -> str:
@@ -285,12 +285,12 @@ def tracked_quantities(store: Store, *, story: int | None = None, include_single
                sources.c.name.label("source"), versions.c.number, versions.c.created_at,
                articles.c.latest_version, figure_occurrences.c.position, figure_occurrences.c.text,
                figure_occurrences.c.value, figure_occurrences.c.unit, figure_occurrences.c.qualifier,
-               figure_occurrences.c.context, figure_occurrences.c.subject, figure_occurrences.c.sentence)
+               figure_occurrences.c.context, figure_occurrences.c.kind, figure_occurrences.c.sentence)
         .join(versions, versions.c.id == figure_occurrences.c.version_id)
         .join(articles, articles.c.id == figure_occurrences.c.article_id)
         .join(sources, sources.c.id == articles.c.source_id)
         .join(story_members, story_members.c.article_id == articles.c.id)
-        .where(figure_occurrences.c.subject.is_not(None))
+        .where(figure_occurrences.c.context.is_not(None), figure_occurrences.c.kind.in_(sorted(QUANTITY_KINDS)))
         .order_by(story_members.c.story_id, versions.c.created_at, articles.c.id, versions.c.number,
                   figure_occurrences.c.position))
     if story is not None:
@@ -312,14 +312,18 @@ def tracked_quantities(store: Store, *, story: int | None = None, include_single
 def _link(story_id: int, rows: Sequence[Any]) -> list[Quantity]:
     """Link a story's occurrences (in time order) into quantities; see the module docstring."""
     quantities: list[Quantity] = []
-    by_version: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    # Keys are derived again here rather than read from the stored ``subject``: a better rule then applies
+    # to figures recorded long ago.
+    by_version: dict[tuple[int, int], list[tuple[str, Any]]] = defaultdict(list)
     for row in rows:
-        by_version[(row.article_id, row.number)].append(row)
+        key = subject_key(row.context, row.unit, row.kind)
+        if key is not None:
+            by_version[(row.article_id, row.number)].append((key, row))
     for group in by_version.values():
         pairs = []
-        for i, row in enumerate(group):
+        for i, (key, row) in enumerate(group):
             for j, quantity in enumerate(quantities):
-                if quantity.key == row.subject:
+                if quantity.key == key:
                     pairs.append((_score(row, quantity), i, j))
         pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
         taken_rows: set[int] = set()
@@ -328,10 +332,10 @@ def _link(story_id: int, rows: Sequence[Any]) -> list[Quantity]:
             if score >= MIN_LINK_SCORE and i not in taken_rows and j not in taken_quantities:
                 taken_rows.add(i)
                 taken_quantities.add(j)
-                quantities[j].readings.append(_reading(group[i]))
-        for i, row in enumerate(group):
+                quantities[j].readings.append(_reading(group[i][1]))
+        for i, (key, row) in enumerate(group):
             if i not in taken_rows:
-                quantities.append(Quantity(story=story_id, key=row.subject, readings=[_reading(row)]))
+                quantities.append(Quantity(story=story_id, key=key, readings=[_reading(row)]))
     return quantities
 
 

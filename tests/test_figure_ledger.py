@@ -137,7 +137,7 @@ def test_every_figure_of_every_version_is_recorded_once(store: Store) -> None:
         assert conn.execute(select(func.count()).select_from(figure_occurrences)).scalar() > len(rows)
 
     refresh_stories(store)
-    [killed_quantity] = [q for q in tracked_quantities(store, include_single=True) if q.key == "troop|killed|count"]
+    [killed_quantity] = [q for q in tracked_quantities(store, include_single=True) if q.key == "|killed|count"]
     assert [(r.version, r.value, r.seen_at) for r in killed_quantity.readings] == [(1, 1000, T0), (2, 1500, later)]
     assert killed_quantity.revisions()[0]["first"]["version"] == 2
     assert tracked_quantities(store) == []                  # no story has two articles
@@ -186,8 +186,10 @@ def test_compatible_values() -> None:
 
 def test_subject_keys() -> None:
     assert subject_key("North Korean troops", None, "number") == subject_key("soldiers", None, "number")
-    assert subject_key("troops killed", None, "number") == "troop|killed|count"
+    assert subject_key("troops killed", None, "number") == "|killed|count"
     assert subject_key("troops killed", None, "number") == subject_key("soldiers died", None, "number")
+    assert subject_key("killed", None, "number") == "|killed|count"               # "1,000 have been killed"
+    assert subject_key("soldiers captured or wounded", None, "number") == "|injured|count"
     assert subject_key("troops deployed", None, "number") == "troop||count"
     assert subject_key("months", "months", "number") is None
     assert subject_key("military aid", "USD", "money") == "aid||USD"
