@@ -1,29 +1,27 @@
 """Fetch one article page: conditional GET, our own redirect loop, a bounded decoded body.
 
 Normal outcomes are return values (2xx with a body, 304 unchanged, 404/410 gone); every failure is a
-``FetchError`` subclass whose reason a person can act on. The sync httpx ``Client`` is shared by the
-worker threads of ``monitor.hosts.run_per_host``: measured here it costs about a third of the CPU per
-request of the ``AsyncClient`` (see docs/DESIGN.md and benchmarks/fetch_clients.py).
+``FetchError`` subclass whose reason a person can act on. Requests go through ``monitor.wire`` (the
+standard library's http.client with kept-alive connections per host), shared by the worker threads of
+``monitor.hosts.run_per_host``: a conditional GET answered 304 costs a fifth of the CPU it cost through
+httpx (docs/DESIGN.md, benchmarks/fetch_clients.py), and most requests of a cycle are such GETs.
 
-httpx's own redirect following and content decoding are switched off: the redirect loop lets every
-hop be checked (``Fetcher.check_url``), and ``BoundedDecoder`` counts the body after decompression
-while it streams, so a decompression bomb stops at the cap.
+The redirect loop is ours, so that every hop is checked (``Fetcher.check_url``); so is the decoding:
+``BoundedDecoder`` counts the body after decompression while it streams, so a decompression bomb stops at
+the cap.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-import httpx
-
+from monitor import wire
 from monitor.decode import BoundedDecoder
 from monitor.errors import (
     BodyTooLarge,
@@ -40,15 +38,14 @@ from monitor.models import FetchResult, Validators
 __all__ = ["FEED", "HTML", "ContentKind", "FetchSettings", "Fetcher", "user_agent"]
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
-# Only what BoundedDecoder can undo: httpx would otherwise also offer zstd when it is installed.
-ACCEPT_ENCODING = "gzip, deflate, br"
+ACCEPT_ENCODING = "gzip, deflate, br"        # what BoundedDecoder can undo
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 GONE_STATUSES = frozenset({404, 410})
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 _DRAIN_BYTES = 64 * 1024         # an unwanted body up to this size is read so the connection is kept
-_LOCATION = "newsmon.location"   # where _hide_location keeps a response's Location header
+_READ_BYTES = 64 * 1024          # the largest slice of a body read at once
 
 # Without a Content-Type, the start of the body decides whether it is what we asked for.
 _SNIFF_BYTES = 1024
@@ -92,22 +89,14 @@ class FetchSettings:
 
 
 class Fetcher:
-    """Fetches pages with one ``httpx.Client``; safe to call ``fetch`` from many threads at once."""
+    """Fetches pages over one ``wire.Pool``; safe to call ``fetch`` from many threads at once.
 
-    def __init__(self, settings: FetchSettings, transport: httpx.BaseTransport | None = None) -> None:
+    ``pool`` replaces the network (a ``wire.MockPool`` in tests)."""
+
+    def __init__(self, settings: FetchSettings, pool: wire.WirePool | None = None) -> None:
         self.settings = settings
-        self._client = httpx.Client(
-            transport=transport,
-            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
-            timeout=httpx.Timeout(connect=settings.connect_timeout, read=settings.idle_timeout,
-                                  write=settings.idle_timeout, pool=settings.total_timeout),
-            follow_redirects=False,
-            # A jar that accepts no domain stays empty: cookies must not carry from one fetch to the
-            # next (a metered paywall would count our visits; the daemon's jar would grow forever).
-            cookies=http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
-            verify=True,
-            event_hooks={"response": [_hide_location]},
-        )
+        self._pool: wire.WirePool = pool if pool is not None else wire.Pool()
+        self._headers = {"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
 
     def __enter__(self) -> Fetcher:
         return self
@@ -117,7 +106,7 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.close()
 
     def check_url(self, url: str) -> None:
         """Raise a ``FetchError`` if ``url`` must not be fetched.
@@ -160,7 +149,7 @@ class Fetcher:
         deadline = start + settings.total_timeout
         # Cookies set along one redirect chain are sent on its later hops (some sites redirect to
         # themselves after setting a consent cookie), then forgotten.
-        jar = httpx.Cookies()
+        jar = _ChainCookies()
         chain: list[str] = []
         seen: set[tuple[str, frozenset[tuple[str, str, str, str]]]] = set()
         current = url
@@ -171,7 +160,7 @@ class Fetcher:
             self._check_deadline(current, deadline)
             # The same URL with the same cookies gets the same answer: a loop, no need to go round it
             # max_redirects times.
-            state = (current, frozenset((c.domain, c.path, c.name, c.value or "") for c in jar.jar))
+            state = (current, jar.state())
             chain.append(current)
             if state in seen:
                 raise TooManyRedirects(url, "redirect loop: " + " -> ".join(chain))
@@ -179,8 +168,7 @@ class Fetcher:
 
             response, remaining = self._send(current, validators, jar, deadline, kind.accept)
             try:
-                if "set-cookie" in response.headers:
-                    jar.extract_cookies(response)
+                jar.take(current, response.headers.get_list("Set-Cookie"))
                 target = _redirect_target(current, response)
                 if target is None:
                     return self._result(url, current, validators, response, start, deadline, remaining, kind)
@@ -191,32 +179,31 @@ class Fetcher:
                                             f"(last one to {target})")
             current = target
 
-    def _send(self, url: str, validators: Validators, jar: httpx.Cookies,
-              deadline: float, accept: str) -> tuple[httpx.Response, float]:
+    def _send(self, url: str, validators: Validators, jar: _ChainCookies,
+              deadline: float, accept: str) -> tuple[wire.WireResponse, float]:
         """Send one GET and return the response with its headers read and its body not yet read."""
         settings = self.settings
         # Shrink every timeout to the time left, so a silent server cannot hold a fetch far past its
-        # deadline (a server dripping bytes is caught by the check after each chunk).
+        # deadline (a server dripping bytes is caught by the check after each slice).
         remaining = deadline - time.monotonic()
-        timeout = httpx.Timeout(connect=min(settings.connect_timeout, remaining),
-                                read=min(settings.idle_timeout, remaining),
-                                write=min(settings.idle_timeout, remaining), pool=remaining)
-        headers = {"Accept": accept}
+        timeouts = wire.Timeouts(connect=max(min(settings.connect_timeout, remaining), 0.001),
+                                 read=max(min(settings.idle_timeout, remaining), 0.001))
+        headers = {**self._headers, "Accept": accept}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
+        cookie = jar.header_for(url)
+        if cookie:
+            headers["Cookie"] = cookie
         try:
-            request = self._client.build_request("GET", url, headers=headers, cookies=jar, timeout=timeout)
-            return self._client.send(request, stream=True), remaining
-        except httpx.InvalidURL as exc:
-            raise FetchError(url, f"invalid URL: {exc}") from exc
-        except httpx.TransportError as exc:
-            raise self._transport_error(url, exc, remaining, reading_body=False) from exc
+            return self._pool.get(url, headers, timeouts), remaining
+        except wire.WireError as exc:
+            raise self._wire_error(url, exc, remaining, reading_body=False) from exc
 
-    def _result(self, url: str, final_url: str, validators: Validators, response: httpx.Response,
+    def _result(self, url: str, final_url: str, validators: Validators, response: wire.WireResponse,
                 start: float, deadline: float, remaining: float, kind: ContentKind) -> FetchResult:
-        status = response.status_code
+        status = response.status
         if status == 304:
             # A 304 should repeat the validators; if it does not, the ones we sent are still good.
             returned = _validators(response)
@@ -231,15 +218,11 @@ class Fetcher:
             raise HTTPStatusError(final_url, status, _status_text(response),
                                   retry_after=response.headers.get("Retry-After"))
 
-        media_type, charset = _parse_content_type(response.headers.get("Content-Type", ""))
+        media_type, charset = _parse_content_type(response.headers.get("Content-Type") or "")
         if media_type is not None and media_type not in kind.media_types:
             raise NotHTML(final_url, media_type, kind.description)
-        # A transport that builds its responses from bytes (httpx.MockTransport handlers returning
-        # httpx.Response(content=...)) hands over a body httpx has already read and decoded.
-        preread = response.is_stream_consumed
-        encoding = None if preread else response.headers.get("Content-Encoding")
-        decoder = BoundedDecoder(encoding, self.settings.max_bytes, final_url)
-        expected = None if preread else _content_length(response)
+        decoder = BoundedDecoder(response.headers.get("Content-Encoding"), self.settings.max_bytes, final_url)
+        expected = _content_length(response)
         if expected is not None and decoder.identity and expected > self.settings.max_bytes:
             raise BodyTooLarge(final_url, self.settings.max_bytes)
 
@@ -252,22 +235,21 @@ class Fetcher:
                            content_type=media_type, charset=charset, validators=_validators(response),
                            wire_bytes=wire_bytes, duration=time.monotonic() - start)
 
-    def _read_body(self, url: str, response: httpx.Response, decoder: BoundedDecoder, deadline: float,
+    def _read_body(self, url: str, response: wire.WireResponse, decoder: BoundedDecoder, deadline: float,
                    remaining: float, *, sniff: ContentKind | None) -> tuple[bytes, int]:
         parts: list[bytes] = []
         wire_bytes = 0
         try:
-            # iter_raw, not iter_bytes: the body must reach BoundedDecoder still compressed.
-            chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
-            for raw in chunks:
+            # Raw slices, still compressed: BoundedDecoder inflates them and counts.
+            while raw := response.read(_READ_BYTES):
                 wire_bytes += len(raw)
                 parts.append(decoder.feed(raw))
                 self._check_deadline(url, deadline)
                 if sniff is not None and decoder.total >= _SNIFF_BYTES:
                     _sniff(url, b"".join(parts), sniff)
                     sniff = None
-        except httpx.TransportError as exc:
-            raise self._transport_error(url, exc, remaining, reading_body=True) from exc
+        except wire.WireError as exc:
+            raise self._wire_error(url, exc, remaining, reading_body=True) from exc
         parts.append(decoder.flush())
         body = b"".join(parts)
         if sniff is not None:
@@ -281,50 +263,42 @@ class Fetcher:
     def _deadline_reason(self) -> str:
         return f"no complete response within {self.settings.total_timeout:g} s (total deadline)"
 
-    def _transport_error(self, url: str, exc: httpx.TransportError, remaining: float, *,
-                         reading_body: bool) -> FetchError:
-        """Translate an httpx transport error into our tree, with a reason a person can act on."""
+    def _wire_error(self, url: str, exc: wire.WireError, remaining: float, *, reading_body: bool) -> FetchError:
+        """Translate a wire error into our tree, with a reason a person can act on."""
         settings = self.settings
-        if isinstance(exc, httpx.ConnectTimeout):
+        if isinstance(exc, wire.WireTimeout):
             if remaining < settings.connect_timeout:
                 return FetchTimeout(url, self._deadline_reason())
             return FetchTimeout(url, f"could not connect within {settings.connect_timeout:g} s "
                                      "(connect timeout)")
-        if isinstance(exc, httpx.PoolTimeout):
-            return FetchTimeout(url, self._deadline_reason())
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, wire.ReadTimeout):
             if remaining < settings.idle_timeout:
                 return FetchTimeout(url, self._deadline_reason())
             return FetchTimeout(url, f"no data from the server for {settings.idle_timeout:g} s "
                                      "(idle timeout)")
-        if isinstance(exc, httpx.UnsupportedProtocol):
-            return UnsupportedScheme(url, str(exc))
-        if isinstance(exc, httpx.ConnectError):
-            return NetworkError(url, _connect_reason(url, exc))
-        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        if isinstance(exc, wire.ConnectError):
+            return NetworkError(url, str(exc))
+        if isinstance(exc, wire.ProtocolError):
             if reading_body:
-                return NetworkError(url, f"connection closed before the body was complete ({exc})")
+                return NetworkError(url, str(exc))
             return NetworkError(url, f"connection closed before a complete response arrived ({exc})")
-        return NetworkError(url, f"{type(exc).__name__}: {exc}")
+        return FetchError(url, str(exc))
 
 
-def _discard(response: httpx.Response, deadline: float) -> None:
-    """Close a response, first reading what is left of a small body (a 304's, a redirect's).
-
-    httpcore can only reuse a connection whose response was read to its end; closing it unread
-    drops the connection, and the next request to the host pays for a new TCP and TLS handshake.
-    """
-    if response.is_closed:
+def _discard(response: wire.WireResponse, deadline: float) -> None:
+    """Close a response, first reading what is left of a small body (a 304's, a redirect's): only a
+    connection whose response was read to its end can carry the host's next request."""
+    if response.closed:
         return
     length = _content_length(response)
     try:
-        if not response.is_stream_consumed and (length is None or length <= _DRAIN_BYTES):
+        if length is None or length <= _DRAIN_BYTES:
             drained = 0
-            for chunk in response.iter_raw():
+            while chunk := response.read(_DRAIN_BYTES):
                 drained += len(chunk)
                 if drained > _DRAIN_BYTES or time.monotonic() > deadline:
                     break
-    except httpx.HTTPError:
+    except wire.WireError:
         pass                           # the outcome is decided already; a broken connection is dropped
     finally:
         response.close()
@@ -337,40 +311,60 @@ def _relabel(exc: FetchError, url: str) -> None:
     exc.args = (f"{url}: {exc.reason}",)
 
 
-def _hide_location(response: httpx.Response) -> None:
-    """Move ``Location`` out of httpx's sight, into ``response.extensions``.
-
-    Even with ``follow_redirects=False`` httpx builds the next request of every redirect, and raises
-    on a Location it cannot build one for (``data:``, malformed URLs) before we see the response. Our
-    own loop reads the Location instead, so that every target goes through ``check_url``.
-    """
-    locations = response.headers.get_list("Location")
-    if locations:
-        del response.headers["Location"]
-        response.extensions[_LOCATION] = locations[0]
-
-
-def _redirect_target(url: str, response: httpx.Response) -> str | None:
-    if response.status_code not in REDIRECT_STATUSES:
+def _redirect_target(url: str, response: wire.WireResponse) -> str | None:
+    if response.status not in REDIRECT_STATUSES:
         return None
-    location = response.extensions.get(_LOCATION)
+    location = (response.headers.get("Location") or "").strip()
     if not location:
-        raise HTTPStatusError(url, response.status_code,
-                              f"{_status_text(response)} without a Location header")
+        raise HTTPStatusError(url, response.status, f"{_status_text(response)} without a Location header")
     try:
-        return str(response.url.join(location.strip()))
-    except httpx.InvalidURL as exc:
-        raise HTTPStatusError(url, response.status_code,
+        target = urljoin(url, location)
+        urlsplit(target).port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError as exc:
+        raise HTTPStatusError(url, response.status,
                               f"{_status_text(response)} to an invalid Location {location!r}") from exc
+    return target
 
 
-def _status_text(response: httpx.Response) -> str:
+class _ChainCookies:
+    """Cookies of one redirect chain: taken from each hop's Set-Cookie, sent to later hops on the same
+    site (the cookie's Domain, or the host that set it, and its Path). Expiry and flags are ignored:
+    the jar lives for a few requests."""
+
+    def __init__(self) -> None:
+        self._cookies: dict[tuple[str, str, str], str] = {}    # (domain, path, name) -> value
+
+    def take(self, url: str, headers: list[str]) -> None:
+        host = (urlsplit(url).hostname or "").lower()
+        for header in headers:
+            parsed: SimpleCookie = SimpleCookie()
+            try:
+                parsed.load(header)
+            except CookieError:
+                continue                   # a malformed cookie is ignored, as browsers do
+            for name, morsel in parsed.items():
+                domain = morsel["domain"].lstrip(".").lower() or host
+                if host != domain and not host.endswith("." + domain):
+                    continue               # a cookie for another site is refused
+                self._cookies[(domain, morsel["path"] or "/", name)] = morsel.value
+
+    def header_for(self, url: str) -> str:
+        parts = urlsplit(url)
+        host, path = (parts.hostname or "").lower(), parts.path or "/"
+        return "; ".join(f"{name}={value}" for (domain, prefix, name), value in sorted(self._cookies.items())
+                         if (host == domain or host.endswith("." + domain)) and path.startswith(prefix))
+
+    def state(self) -> frozenset[tuple[str, str, str, str]]:
+        return frozenset((d, p, n, v) for (d, p, n), v in self._cookies.items())
+
+
+def _status_text(response: wire.WireResponse) -> str:
     """'HTTP 503 Service Unavailable': the standard phrase, or the server's for unknown codes."""
     try:
-        phrase = HTTPStatus(response.status_code).phrase
+        phrase = HTTPStatus(response.status).phrase
     except ValueError:
-        phrase = response.reason_phrase
-    return f"HTTP {response.status_code} {phrase}".rstrip()
+        phrase = response.reason
+    return f"HTTP {response.status} {phrase}".rstrip()
 
 
 def _parse_content_type(header: str) -> tuple[str | None, str | None]:
@@ -385,9 +379,9 @@ def _parse_content_type(header: str) -> tuple[str | None, str | None]:
     return media_type or None, charset
 
 
-def _content_length(response: httpx.Response) -> int | None:
+def _content_length(response: wire.WireResponse) -> int | None:
     value = response.headers.get("Content-Length")
-    if value is None or "chunked" in response.headers.get("Transfer-Encoding", "").lower():
+    if value is None or "chunked" in (response.headers.get("Transfer-Encoding") or "").lower():
         return None
     try:
         return int(value.split(",")[0])   # repeated identical values are allowed (RFC 9110 8.6)
@@ -395,7 +389,7 @@ def _content_length(response: httpx.Response) -> int | None:
         return None
 
 
-def _validators(response: httpx.Response) -> Validators:
+def _validators(response: wire.WireResponse) -> Validators:
     return Validators(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
 
 
@@ -403,38 +397,3 @@ def _sniff(url: str, start: bytes, kind: ContentKind) -> None:
     head = start[:_SNIFF_BYTES].lower()
     if not any(marker in head for marker in kind.markers):
         raise NotHTML(url, f"missing, and the body does not look like {kind.description}", kind.description)
-
-
-def _connect_reason(url: str, exc: httpx.ConnectError) -> str:
-    """Say which part of connecting failed: DNS, the TCP connection or TLS."""
-    parsed = httpx.URL(url)
-    host = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
-    for cause in _causes(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate verification failed for {host}: {cause.verify_message}"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake with {host} failed: {cause.reason or cause}"
-        if isinstance(cause, socket.gaierror):
-            return f"could not resolve host {host} ({cause.strerror})"
-        if isinstance(cause, ConnectionRefusedError):
-            return f"connection refused by {host}"
-    # httpcore does not always chain the original error: fall back to its text.
-    text = str(exc)
-    lowered = text.lower()
-    if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
-        return f"TLS certificate verification failed for {host}: {text}"
-    if any(s in lowered for s in ("name or service not known", "nodename nor servname",
-                                  "name resolution", "getaddrinfo", "no address associated")):
-        return f"could not resolve host {host} ({text})"
-    if "refused" in lowered:
-        return f"connection refused by {host}"
-    return f"could not connect to {host}: {text or type(exc).__name__}"
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__

@@ -42,6 +42,7 @@ from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import FetchResult, Validators
 from monitor.politeness import HostHealth, fetch_with_retries, is_transient, retry_after_seconds
 from monitor.robots import RobotsCache, RobotsFetcher, fetcher_robots
+from monitor.wire import WirePool
 
 __all__ = ["CANCELLED", "Guard", "GuardedFetcher", "HostGate", "PoliteFetcher", "host_key", "pacing_margin"]
 
@@ -132,8 +133,8 @@ class _Hop:
 class GuardedFetcher(Fetcher):
     """A ``Fetcher`` whose per-hop check also runs the current polite fetch's guard and pacing."""
 
-    def __init__(self, settings: FetchSettings, transport: httpx.BaseTransport | None = None) -> None:
-        super().__init__(settings, transport)
+    def __init__(self, settings: FetchSettings, pool: WirePool | None = None) -> None:
+        super().__init__(settings, pool)
         self._local = threading.local()
 
     @contextmanager

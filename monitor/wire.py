@@ -15,16 +15,20 @@ response), so the fetcher can give a reason a person can act on.
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import ssl
 import threading
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from http import HTTPStatus
+from typing import Protocol
+from urllib.parse import quote, urlsplit
 
-__all__ = ["ConnectError", "Headers", "Pool", "ProtocolError", "ReadTimeout", "Response", "Timeouts",
-           "WireError", "WireTimeout"]
+__all__ = ["ConnectError", "Headers", "MockPool", "MockReply", "MockRequest", "Pool", "ProtocolError",
+           "ReadTimeout", "Response", "StaticResponse", "Timeouts", "WireError", "WirePool", "WireResponse",
+           "WireTimeout"]
 
 MAX_IDLE_PER_HOST = 4        # kept-alive connections per host; the checks take one at a time per host
 
@@ -84,6 +88,30 @@ class Headers:
 
 
 _Key = tuple[str, str, int]        # scheme, host, port
+
+
+class WireResponse(Protocol):
+    """What the fetcher reads of a response: a ``Response``, or a ``StaticResponse`` in tests."""
+
+    url: str
+    status: int
+    reason: str
+    headers: Headers
+
+    @property
+    def closed(self) -> bool: ...
+
+    def read(self, amount: int = ...) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class WirePool(Protocol):
+    """Where the fetcher sends its GETs: a ``Pool``, or a ``MockPool`` in tests."""
+
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts) -> WireResponse: ...
+
+    def close(self) -> None: ...
 
 
 class Response:
@@ -157,7 +185,7 @@ class Pool:
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None,
                  proxies: Mapping[str, str] | None = None) -> None:
-        self._ssl = ssl_context or ssl.create_default_context()
+        self._ssl = ssl_context or _default_context()
         self._proxies = dict(urllib.request.getproxies() if proxies is None else proxies)
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
@@ -177,6 +205,8 @@ class Pool:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
+        # http.client refuses spaces, controls and non-ASCII in a request target; a browser escapes them.
+        target = _UNSAFE.sub(lambda m: quote(m.group(), safe=""), target)
         proxy = self._proxy_for(scheme, host)
         if proxy is not None and scheme == "http":
             target = url                   # a plain HTTP proxy is sent the absolute URL
@@ -268,6 +298,18 @@ class Pool:
         return Response(url, raw, connection, self, key)
 
 
+_UNSAFE = re.compile(r"[^\x21-\x7e]+")
+
+
+def _default_context() -> ssl.SSLContext:
+    """TLS verified against certifi's roots when installed (as httpx and requests do), else the system's."""
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _ascii_host(host: str) -> str:
     """The host name as sent on the wire: IDNA for a non-ASCII name."""
     try:
@@ -293,3 +335,68 @@ def _connect_message(host: str, port: int, exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused by {where}"
     return f"could not connect to {where}: {_describe(exc)}"
+
+
+# -- for tests: a pool whose answers are made by a function, as httpx's MockTransport -------------------
+
+@dataclass(frozen=True)
+class MockRequest:
+    url: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class MockReply:
+    """What a ``MockPool`` handler answers: a status, headers, and a body in one or more pieces."""
+
+    status: int = 200
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] = ()
+    body: bytes | Iterable[bytes] = b""
+
+
+class StaticResponse:
+    """A response made from a ``MockReply``, read like a ``Response``."""
+
+    def __init__(self, url: str, reply: MockReply) -> None:
+        self.url = url
+        self.status = reply.status
+        try:
+            self.reason = HTTPStatus(reply.status).phrase
+        except ValueError:
+            self.reason = ""
+        items = reply.headers.items() if isinstance(reply.headers, Mapping) else reply.headers
+        self.headers = Headers(items)
+        self._body = reply.body
+        self._pieces: Iterator[bytes] | None = None     # the body is looked at only when it is read
+        self._rest = b""
+        self.closed = False
+
+    def read(self, amount: int = 64 * 1024) -> bytes:
+        if self._pieces is None:
+            self._pieces = iter([self._body] if isinstance(self._body, bytes) else self._body)
+        while not self.closed:
+            piece = self._rest or next(self._pieces, None)
+            if piece is None:
+                break
+            piece, self._rest = piece[:amount], piece[amount:]
+            if piece:
+                return piece
+        self.closed = True
+        return b""
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class MockPool:
+    """A ``Pool`` that sends nothing: ``handler(MockRequest)`` makes each answer (it may raise a
+    ``WireError`` to act out a network failure). For tests."""
+
+    def __init__(self, handler: Callable[[MockRequest], MockReply]) -> None:
+        self.handler = handler
+
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts) -> StaticResponse:
+        return StaticResponse(url, self.handler(MockRequest(url, dict(headers))))
+
+    def close(self) -> None:
+        pass

@@ -18,6 +18,7 @@ from monitor.fetch import FetchSettings
 from monitor.models import Validators
 from monitor.polite import GuardedFetcher, PoliteFetcher, host_key, pacing_margin
 from monitor.urls import guard_for
+from monitor.wire import MockPool, MockReply, MockRequest
 
 PAGE = "<html><body><article><p>Some article text.</p></article></body></html>"
 
@@ -237,19 +238,17 @@ def test_the_global_concurrency_limit_holds() -> None:
     in_flight, peak = [0], [0]
     lock = threading.Lock()
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/robots.txt":
-            return httpx.Response(404)
+    def handler(request: MockRequest) -> MockReply:
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
         time.sleep(0.2)
         with lock:
             in_flight[0] -= 1
-        return httpx.Response(200, html=PAGE)
+        return MockReply(200, {"Content-Type": "text/html"}, PAGE.encode())
 
-    transport = httpx.MockTransport(handler)
-    fetcher = GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)"), transport=transport)
+    transport = httpx.MockTransport(lambda request: httpx.Response(404))        # robots.txt: none
+    fetcher = GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)"), MockPool(handler))
     with PoliteFetcher(fetcher, per_host_delay=0, concurrency=2, robots_transport=transport) as polite:
         urls = [f"https://site{i}.example/a" for i in range(5)]       # five hosts: only the limit binds
         threads = [threading.Thread(target=polite.fetch, args=(u,)) for u in urls]

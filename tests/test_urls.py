@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from monitor.errors import FetchError, NetworkError, UnsupportedScheme
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.urls import AddressPolicy, canonicalize, guard_for, is_public_address, registrable_domain, same_site
+from monitor.wire import MockPool, MockReply, MockRequest
 
 # --- canonicalize ----------------------------------------------------------------------------------
 
@@ -241,8 +242,8 @@ def test_allow_private_allows_everything_and_resolves_nothing() -> None:
 class GuardedFetcher(Fetcher):
     """How a later step wires the guard: every hop passes the scheme check, then the address policy."""
 
-    def __init__(self, guard: Any, transport: httpx.BaseTransport) -> None:
-        super().__init__(FetchSettings(user_agent="newsmon-test"), transport=transport)
+    def __init__(self, guard: Any, pool: MockPool) -> None:
+        super().__init__(FetchSettings(user_agent="newsmon-test"), pool)
         self.guard = guard
 
     def check_url(self, url: str) -> None:
@@ -253,14 +254,14 @@ class GuardedFetcher(Fetcher):
 def test_guard_refuses_a_redirect_to_a_private_address_before_requesting_it() -> None:
     requested: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        requested.append(str(request.url))
-        if request.url.host == "news.example.com":
-            return httpx.Response(302, headers={"Location": "http://10.0.0.5/admin"})
-        return httpx.Response(200, html="<html><body>secret</body></html>")
+    def handler(request: MockRequest) -> MockReply:
+        requested.append(request.url)
+        if urlsplit(request.url).hostname == "news.example.com":
+            return MockReply(302, {"Location": "http://10.0.0.5/admin"})
+        return MockReply(200, {"Content-Type": "text/html"}, b"<html><body>secret</body></html>")
 
     guard = guard_for(False, resolver=RESOLVER)
-    with GuardedFetcher(guard, httpx.MockTransport(handler)) as fetcher, pytest.raises(FetchError) as info:
+    with GuardedFetcher(guard, MockPool(handler)) as fetcher, pytest.raises(FetchError) as info:
         fetcher.fetch("https://news.example.com/story")
     assert requested == ["https://news.example.com/story"]
     assert info.value.url == "https://news.example.com/story"
@@ -269,6 +270,6 @@ def test_guard_refuses_a_redirect_to_a_private_address_before_requesting_it() ->
 
 
 def test_guard_runs_after_the_scheme_check() -> None:
-    with GuardedFetcher(guard_for(False, resolver=RESOLVER), httpx.MockTransport(lambda r: httpx.Response(200))) \
+    with GuardedFetcher(guard_for(False, resolver=RESOLVER), MockPool(lambda request: MockReply(200))) \
             as fetcher, pytest.raises(UnsupportedScheme):
         fetcher.fetch("file:///etc/passwd")
