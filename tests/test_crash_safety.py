@@ -1,7 +1,8 @@
 """Crash safety (issue #6): ``newsmon check`` killed at any moment, a full disk, a damaged database file.
 
 The checks run as real processes (``python -m monitor check``) against a news site served on loopback,
-and the database is audited afterwards with plain SQL, not through the code under test.
+and the database is audited afterwards with SQL queries and a decompression of its own, not through
+the Store.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import zstandard
 from sqlalchemy import create_engine, select
 from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
 from monitor.check import check_articles
@@ -37,8 +40,7 @@ from monitor.demo.site import ArticleText, render_article_page
 from monitor.models import Document
 from monitor.normalise import fingerprint
 from monitor.store import CheckRecord, NewVersion, open_store
-from monitor.store.blobs import get_blob
-from monitor.store.schema import articles, checks, versions
+from monitor.store.schema import articles, blobs, checks, versions
 
 ROOT = Path(__file__).parent.parent
 WORDS = ("minister", "council", "harbour", "inquiry", "budget", "storm", "court", "rail", "school", "river",
@@ -249,6 +251,17 @@ def integrity(database: Path) -> str:
         return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
 
 
+def blob(conn: Connection, key: str) -> bytes:
+    """A blob's bytes, which must exist and hash to their key (blobs are keyed by the sha256 of the
+    uncompressed bytes, see monitor/store/blobs.py)."""
+    row = conn.execute(select(blobs.c.codec, blobs.c.data).where(blobs.c.sha256 == key)).first()
+    assert row is not None, f"blob {key} is missing"
+    assert row.codec == "zstd"
+    raw = zstandard.ZstdDecompressor().decompress(row.data)
+    assert hashlib.sha256(raw).hexdigest() == key, f"blob {key} does not match its key"
+    return raw
+
+
 def audit(database: Path | str) -> dict[str, list[StoredVersion]]:
     """Every stored version by URL (of a SQLite file, or at a database URL), each verified complete;
     asserts the invariants that hold whatever moment a process was killed at."""
@@ -261,10 +274,7 @@ def audit(database: Path | str) -> dict[str, list[StoredVersion]]:
                                     .order_by(versions.c.number)).all()
                 stored = []
                 for row in rows:
-                    # get_blob re-hashes the decompressed bytes against the key; both blobs must exist.
-                    text, html = get_blob(conn, row.text_blob), get_blob(conn, row.html_blob)
-                    assert hashlib.sha256(text).hexdigest() == row.text_blob
-                    assert hashlib.sha256(html).hexdigest() == row.html_blob
+                    text, html = blob(conn, row.text_blob), blob(conn, row.html_blob)
                     assert fingerprint(row.title, text.decode("utf-8")) == row.fingerprint
                     stored.append(StoredVersion(article.url, row.number, row.fingerprint, text.decode("utf-8"),
                                                 html))
@@ -349,6 +359,7 @@ def test_a_check_killed_at_any_moment_loses_and_duplicates_nothing(
     stored = audit(database)
     assert sorted(stored) == sorted(urls)
 
+    version_of = {(url, site.generation_of(n, v.html)): v.number for n, url in enumerate(urls) for v in stored[url]}
     reported: dict[tuple[str, int], tuple[str, int]] = {}   # (url, version) -> (event, generation of the run)
     for run in runs:
         for event in run.events:
@@ -357,7 +368,9 @@ def test_a_check_killed_at_any_moment_loses_and_duplicates_nothing(
                 assert key not in reported, f"{key} reported twice"
                 reported[key] = (event["event"], run.generation)
             else:
+                # "unchanged" names the version that holds the text served to this run.
                 assert event["event"] == "unchanged", event
+                assert version_of[(event["url"], run.generation)] == event["version"], event
 
     silent = 0
     for number, url in enumerate(urls):
