@@ -394,7 +394,8 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     stats = site.control("stats")
     site.stop()
     print(f"\n{args.articles} articles on {args.hosts} loopback hosts, {changed} changed before the last cycle, "
-          f"latency {args.latency_ms:g} ms, newsmon concurrency {args.concurrency}, urlwatch 10 threads; "
+          f"latency {args.latency_ms:g} ms, newsmon concurrency {args.concurrency}"
+          f"{', urlwatch 10 threads' if urlwatch else ''}; "
           f"site served {sum(stats['requests'].values())} requests ({stats['requests']})")
     print_table(runs, startup, args.articles, changed)
     check_events(runs, args.articles, changed)
