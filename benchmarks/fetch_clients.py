@@ -1,10 +1,13 @@
-"""CPU cost per request: httpx's sync Client in a thread pool vs its AsyncClient (and our Fetcher).
+"""CPU cost per request: httpx's sync Client in threads, its AsyncClient, http.client (monitor.wire), and
+newsmon's Fetcher on top of it.
 
 A monitor spends most requests on conditional GETs answered with 304, so the server here answers
 every conditional request with 304 and no body: what is left to measure is the client's own overhead.
-The server runs in a child process, so ``time.process_time()`` in this process counts the client only.
+The requests go round ``--hosts`` loopback addresses (127.0.0.1, 127.0.0.2, ...; one server on each), as a
+check spreads over many sites: a pool that looks at every host's idle connections at each request pays
+for it here. The servers run in a child process, so ``time.process_time()`` counts the client only.
 
-    python benchmarks/fetch_clients.py [--requests 2000] [--concurrency 16]
+    python benchmarks/fetch_clients.py [--requests 2000] [--concurrency 16] [--hosts 20]
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import asyncio
 import multiprocessing
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from monitor import wire  # noqa: E402
 from monitor.fetch import Fetcher, FetchSettings, user_agent  # noqa: E402
 from monitor.models import Validators  # noqa: E402
 
@@ -51,11 +56,16 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(port_queue: multiprocessing.Queue[int]) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+def serve(port_queue: multiprocessing.Queue[int], hosts: int) -> None:
+    """One server per loopback address 127.0.0.1 .. 127.0.0.<hosts>, all on the first one's port."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler)]
+    port = servers[0].server_address[1]
+    servers += [ThreadingHTTPServer((f"127.0.0.{n}", port), Handler) for n in range(2, hosts + 1)]
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    port_queue.put(port)
+    threading.Event().wait()
 
 
 def measure(label: str, run: Callable[[int], None], requests: int) -> float:
@@ -70,12 +80,12 @@ def measure(label: str, run: Callable[[int], None], requests: int) -> float:
     return per_request
 
 
-def sync_client(url: str, concurrency: int) -> Callable[[int], None]:
+def sync_client(urls: list[str], concurrency: int) -> Callable[[int], None]:
     client = httpx.Client(headers={"If-None-Match": ETAG})
     pool = ThreadPoolExecutor(concurrency)
 
-    def one(_: int) -> None:
-        assert client.get(url).status_code == 304
+    def one(n: int) -> None:
+        assert client.get(urls[n % len(urls)]).status_code == 304
 
     def run(n: int) -> None:
         list(pool.map(one, range(n)))
@@ -83,15 +93,15 @@ def sync_client(url: str, concurrency: int) -> Callable[[int], None]:
     return run
 
 
-def async_client(url: str, concurrency: int) -> Callable[[int], None]:
+def async_client(urls: list[str], concurrency: int) -> Callable[[int], None]:
     async def batch(n: int) -> None:
         gate = asyncio.Semaphore(concurrency)
         async with httpx.AsyncClient(headers={"If-None-Match": ETAG}) as client:
-            async def one() -> None:
+            async def one(i: int) -> None:
                 async with gate:
-                    assert (await client.get(url)).status_code == 304
+                    assert (await client.get(urls[i % len(urls)])).status_code == 304
 
-            await asyncio.gather(*(one() for _ in range(n)))
+            await asyncio.gather(*(one(i) for i in range(n)))
 
     def run(n: int) -> None:
         asyncio.run(batch(n))
@@ -99,13 +109,30 @@ def async_client(url: str, concurrency: int) -> Callable[[int], None]:
     return run
 
 
-def newsmon_fetcher(url: str, concurrency: int) -> Callable[[int], None]:
+def wire_pool(urls: list[str], concurrency: int) -> Callable[[int], None]:
+    connections = wire.Pool(proxies={})
+    pool = ThreadPoolExecutor(concurrency)
+    timeouts = wire.Timeouts(connect=10, read=20)
+
+    def one(n: int) -> None:
+        response = connections.get(urls[n % len(urls)], {"If-None-Match": ETAG}, timeouts)
+        while response.read():
+            pass
+        assert response.status == 304
+
+    def run(n: int) -> None:
+        list(pool.map(one, range(n)))
+
+    return run
+
+
+def newsmon_fetcher(urls: list[str], concurrency: int) -> Callable[[int], None]:
     fetcher = Fetcher(FetchSettings(user_agent=user_agent("https://newsmon.example/benchmark")))
     pool = ThreadPoolExecutor(concurrency)
     validators = Validators(etag=ETAG)
 
-    def one(_: int) -> None:
-        assert fetcher.fetch(url, validators).status == 304
+    def one(n: int) -> None:
+        assert fetcher.fetch(urls[n % len(urls)], validators).status == 304
 
     def run(n: int) -> None:
         list(pool.map(one, range(n)))
@@ -118,21 +145,26 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--hosts", type=int, default=20)
     args = parser.parse_args()
 
     ports: multiprocessing.Queue[int] = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
+    server = multiprocessing.Process(target=serve, args=(ports, args.hosts), daemon=True)
     server.start()
-    url = f"http://127.0.0.1:{ports.get(timeout=10)}/article"
+    port = ports.get(timeout=10)
+    urls = [f"http://127.0.0.{n}:{port}/article" for n in range(1, args.hosts + 1)]
     try:
-        print(f"{args.requests} conditional GETs answered 304, {args.concurrency} at a time, "
+        print(f"{args.requests} conditional GETs answered 304 over {args.hosts} hosts, {args.concurrency} at a time, "
               f"httpx {httpx.__version__}, Python {sys.version.split()[0]}")
-        sync_ms = measure(f"httpx.Client in {args.concurrency} threads", sync_client(url, args.concurrency),
+        sync_ms = measure(f"httpx.Client in {args.concurrency} threads", sync_client(urls, args.concurrency),
                           args.requests)
-        async_ms = measure("httpx.AsyncClient on asyncio", async_client(url, args.concurrency), args.requests)
-        measure("newsmon Fetcher (sync Client, threads)", newsmon_fetcher(url, args.concurrency),
-                args.requests)
-        print(f"AsyncClient / sync Client CPU per request: {async_ms / sync_ms:.2f}x")
+        async_ms = measure("httpx.AsyncClient on asyncio", async_client(urls, args.concurrency), args.requests)
+        wire_ms = measure(f"monitor.wire.Pool in {args.concurrency} threads", wire_pool(urls, args.concurrency),
+                          args.requests)
+        fetcher_ms = measure("newsmon Fetcher (on monitor.wire)", newsmon_fetcher(urls, args.concurrency),
+                             args.requests)
+        print(f"AsyncClient / sync Client CPU per request: {async_ms / sync_ms:.2f}x; "
+              f"sync Client / wire.Pool: {sync_ms / wire_ms:.2f}x; Fetcher over wire.Pool: {fetcher_ms / wire_ms:.2f}x")
     finally:
         server.terminate()
         server.join()
