@@ -67,8 +67,8 @@ def stories(
         print_json([story.to_dict() for story in found])
         return
     if not found:
-        out.print(Text("no story has articles from more than one source yet" if not include_single
-                       else "no stories: the store has no versions yet"))
+        out.print(Text("no story has more than one article yet (--all lists every article's story)"
+                       if not include_single else "no stories: the store has no versions yet"))
     for story in found:
         count = f"{len(story.articles)} article{'' if len(story.articles) == 1 else 's'}"
         out.print(Text(f"story {story.id}: {safe(story.title)} ({count})", style="bold"))
@@ -91,12 +91,15 @@ def figures(
     Example: newsmon figures -c config.yaml --story 3 --format json
     """
     from .figure_ledger import tracked_quantities
+    from .stories.grouping import story_of
     from .terminal import safe
 
     config = read_config(config_path, required=False)
     with opened_store(config) as store:
         refresh(store, config)
         try:
+            if story is not None and not story_of(store, story):
+                fail(f"no story {story} in the store; `newsmon stories --all` lists them")
             quantities = tracked_quantities(store, story=story, include_single=include_single)
         except MonitorError as exc:
             fail(str(exc))

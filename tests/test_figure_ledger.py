@@ -68,7 +68,8 @@ def test_troops_disagree_across_outlets_and_compatible_hedges_do_not(site: Site,
 
     only_story = figures_json(config, "--story", str(story))
     assert [q["subject"] for q in only_story] == [q["subject"] for q in data]
-    assert figures_json(config, "--story", "999") == []
+    missing = CliRunner().invoke(app, ["figures", "-c", str(config), "--story", "999"])
+    assert missing.exit_code == 3 and "no story 999" in missing.stderr
     text = cli("figures", "-c", str(config))
     assert "DISAGREE" in text and "ledger: 11,000 (v1)" in text and "courier: 12,000 (v1)" in text
 

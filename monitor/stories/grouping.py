@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -156,7 +156,8 @@ def _assign(conn: Connection, members: dict[int, _Member], fresh: Mapping[int, t
     return [a for a in fresh if before[a] is not None and before[a] != members[a].story_id]
 
 
-def _split_broken(conn: Connection, members: dict[int, _Member], left: set[int], alike, fresh,  # type: ignore[no-untyped-def]
+def _split_broken(conn: Connection, members: dict[int, _Member], left: set[int],
+                  alike: Callable[[int], dict[int, float]], fresh: Mapping[int, tuple[str, int]],
                   now: datetime) -> None:
     """A story whose members no longer hold together after some left is split into its components."""
     for story_id in left:

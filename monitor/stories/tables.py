@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -81,14 +81,23 @@ def ensure_tables(store: Store) -> None:
         metadata.create_all(conn, tables=_TABLES, checkfirst=True)
 
 
+# Any constant: serialises writers of these tables on PostgreSQL ("stor").
+_PG_LOCK = 0x7374_6F72
+
+
 @contextmanager
 def transaction(store: Store, action: str, *, write: bool = False) -> Iterator[Connection]:
-    """One transaction on the store's engine; database errors become a StoreError saying what failed."""
+    """One transaction on the store's engine; database errors become a StoreError saying what failed.
+
+    Writers take turns: SQLite's write lock is taken at BEGIN, PostgreSQL's advisory transaction lock
+    right after, so a check's refresh and a `newsmon stories` never regroup the same article at once."""
     try:
         with store.engine.connect() as conn:
             if write:
-                conn.execution_options(sqlite_begin="IMMEDIATE")   # SQLite's write lock at BEGIN
+                conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
+                if write and conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
                 yield conn
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
