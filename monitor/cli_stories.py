@@ -114,8 +114,15 @@ def figures(
         out.print(Text(f"  {safe(q.describe())}"))
         for lead in q.revisions():
             first = lead["first"]
-            line = (f"  revised {lead['from']:,} -> {lead['to']:,}: {first['source']} first "
-                    f"(v{first['version']}, {first['at']})")
+            line = f"  revised {lead['from']:,} -> {lead['to']:,}: {first['source']} first ({_when(first)})"
             if lead["followed"]:
-                line += ", then " + ", ".join(f"{f['source']} (v{f['version']}, {f['at']})" for f in lead["followed"])
+                line += ", then " + ", ".join(f"{f['source']} ({_when(f)})" for f in lead["followed"])
             out.print(Text(safe(line), style="yellow"))
+
+
+def _when(seen: dict[str, object]) -> str:
+    """ "v2, 2026-11-27 13:21:58 UTC" from a lead's ``{"version", "at"}``."""
+    from datetime import datetime
+
+    at = datetime.fromisoformat(str(seen["at"]))
+    return f"v{seen['version']}, {at:%Y-%m-%d %H:%M:%S} UTC"
