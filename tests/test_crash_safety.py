@@ -297,7 +297,7 @@ def audit(database: Path | str) -> dict[str, list[StoredVersion]]:
 
 # -- 1. SIGKILL at random moments ------------------------------------------------------------------------
 
-ROUNDS = 16
+ROUNDS = 12
 SEED = 7
 
 
