@@ -233,6 +233,15 @@ _PROMOTION_XPATH = XPath(
     "//*[self::div or self::section or self::ul or self::ol]["
     + " or ".join(f"contains({_WORDS_OF_ATTRIBUTES}, ' {word} ')" for word in _PROMOTION_WORDS) + "]")
 _PROMOTION_MAX_SHARE = 0.25
+# Bounds on the work one page can cost. trafilatura's time grows with the square of the text nodes inside
+# <p> elements (libxml2 merges node sets for its "//p//text()"), worst when they crowd into one paragraph:
+# measured, 10,000 links in one paragraph took 11 s, 48,000 links in 24 paragraphs 17 s, 80,000 short
+# paragraphs 19 s; a CSS selector (beautifulsoup4) costs about 40 us an element, 53 s for 10 MiB of <p>x</p>.
+# At the caps the worst shapes measured took 6 s; real pages sit far below them (the 181 benchmark pages:
+# at most 1,596 elements, 237 text nodes in paragraphs, 72 elements in one paragraph).
+MAX_ELEMENTS = 50_000
+MAX_PARAGRAPH_TEXTS = 30_000       # without a selector: trafilatura
+MAX_PARAGRAPH_ELEMENTS = 2_000     # in one paragraph, without a selector
 _STANDFIRST_XPATH = XPath('(//article | //*[contains(@itemtype, "Article")])//*[self::p or self::h2 or '
                           "self::div][starts-with(normalize-space(text()), $start)]")
 
@@ -320,6 +329,27 @@ def _drop_promotions(tree: HtmlElement) -> None:
         element.drop_tree()
 
 
+def _check_elements(tree: HtmlElement) -> None:
+    elements = sum(1 for _ in tree.iter())
+    if elements > MAX_ELEMENTS:
+        raise ExtractionError(f"the page has {elements:,} elements, more than the {MAX_ELEMENTS:,} newsmon reads")
+
+
+def _check_paragraphs(tree: HtmlElement) -> None:
+    """Refuse a page that trafilatura would take minutes over (see MAX_PARAGRAPH_TEXTS)."""
+    advice = "newsmon reads without a CSS selector for the article (the source's `selector`)"
+    texts = widest = 0
+    for paragraph in tree.iter("p"):
+        texts += sum(1 for _ in paragraph.itertext())
+        widest = max(widest, sum(1 for _ in paragraph.iter()) - 1)
+    if texts > MAX_PARAGRAPH_TEXTS:
+        raise ExtractionError(f"the page's paragraphs hold {texts:,} pieces of text, more than the "
+                              f"{MAX_PARAGRAPH_TEXTS:,} {advice}")
+    if widest > MAX_PARAGRAPH_ELEMENTS:
+        raise ExtractionError(f"one paragraph of the page holds {widest:,} elements, more than the "
+                              f"{MAX_PARAGRAPH_ELEMENTS:,} {advice}")
+
+
 def _generic(tree: HtmlElement, url: str | None) -> _Paragraphs:
     """trafilatura in precision mode. Balanced mode is no fallback: it rescued no benchmark page that
     precision missed, and on pages without an article it returns the navigation."""
@@ -370,10 +400,14 @@ def extract(html: str | bytes, *, url: str | None = None, charset: str | None = 
     """Extract the article of one page. Raises ExtractionError, with the reason, when there is none."""
     text = decode_html(html, charset) if isinstance(html, bytes) else html
     found = _Paragraphs()
-    if text.strip() and (selector is not None or exclude):
+    tree = _parse(text)
+    _check_elements(tree)              # before beautifulsoup4 parses it again, far slower
+    if selector is not None or exclude:
         # metadata comes from the pruned page too: an excluded block may hold a stray <h1>
         text, found = _apply_rules(text, selector, exclude)
-    tree = _parse(text)
+        tree = _parse(text)
+    if selector is None:
+        _check_paragraphs(tree)
     meta = read_metadata(tree)
     if selector is None:
         _drop_never_article(tree)

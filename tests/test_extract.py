@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 
 from monitor.demo.site import ArticleText, load_seed, parse_article_text, render_article_page
 from monitor.errors import ExtractionError
-from monitor.extract import decode_html, extract
+from monitor.extract import MAX_ELEMENTS, MAX_PARAGRAPH_ELEMENTS, MAX_PARAGRAPH_TEXTS, decode_html, extract
 from monitor.models import Document
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -475,3 +477,38 @@ def test_a_limit_hit_in_one_thread_is_never_reported_for_another() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert outcomes == ["ok", "refused"] * 40
+
+
+# --------------------------------------------------------------------------------------------------------
+# Bounds on the work of one page (MAX_ELEMENTS and co.): trafilatura is quadratic in the text nodes of
+# paragraphs, so a 180 KB page of links in one paragraph took 11 s; such pages are refused in moments.
+
+def test_a_page_of_too_many_elements_is_refused_whatever_the_route() -> None:
+    html = page("<title>Council</title>", f"<article>{DEEP_INTRO}{'<i>x</i>' * MAX_ELEMENTS}</article>")
+    routes: list[dict[str, Any]] = [{}, {"selector": "article"}, {"exclude": [".ad"]}]
+    for rules in routes:
+        began = time.monotonic()
+        with pytest.raises(ExtractionError, match="the page has 50,0[0-9]{2} elements, more than the 50,000"):
+            extract(html, **rules)
+        assert time.monotonic() - began < 2
+
+
+def test_too_many_pieces_of_text_in_paragraphs_is_refused_without_a_selector() -> None:
+    paragraphs = "".join(f"<p>Line {n} of the council's list.</p>" for n in range(MAX_PARAGRAPH_TEXTS + 1))
+    html = page("<title>Council</title>", f"<article>{paragraphs}</article>")
+    began = time.monotonic()
+    with pytest.raises(ExtractionError, match="paragraphs hold 30,001 pieces of text, more than the 30,000 .*selector"):
+        extract(html)
+    assert time.monotonic() - began < 2
+    assert extract(html, selector="article").text.endswith("Line 30000 of the council's list.")
+
+
+@pytest.mark.parametrize(("links", "refused"), [(MAX_PARAGRAPH_ELEMENTS, False), (MAX_PARAGRAPH_ELEMENTS + 1, True)])
+def test_a_paragraph_of_too_many_elements_is_refused(links: int, refused: bool) -> None:
+    crowded = "<p>The list: " + "<b>name</b>, " * links + "and more.</p>"
+    html = page("<title>Council</title>", f"<article>{DEEP_INTRO}{crowded}</article>")
+    if refused:
+        with pytest.raises(ExtractionError, match="one paragraph of the page holds 2,001 elements, more than"):
+            extract(html)
+    else:
+        assert "name, name" in extract(html).text

@@ -463,6 +463,13 @@ SIZES: dict[str, tuple[Callable[[], bytes], str | None]] = {
     "10 MB text node": (lambda: article_of(INTRO + "<p>" + "word " * 2_000_000 + "</p>"),
                         r"no article text could be extracted: the HTML parser stops reading at line \d+ "
                         r"\(one text, tag or comment of about 10,000,000 bytes or more\)"),
+    # small pages that would cost trafilatura minutes (it is quadratic in the text nodes of paragraphs)
+    "10,000 links in one paragraph": (
+        lambda: article_of(INTRO + "<p>" + '<a href="/more">more</a> ' * 10_000 + "</p>"),
+        r"one paragraph of the page holds 10,000 elements, more than the 2,000 newsmon reads without a CSS "
+        r"selector"),
+    "1,200,000 tiny elements": (lambda: article_of(INTRO + "<p>x</p>" * 1_200_000),
+                                r"the page has 1,200,0\d\d elements, more than the 50,000 newsmon reads"),
 }
 
 
