@@ -16,8 +16,11 @@ Tools, each run as a child process from scratch (import and start-up included, a
               and config in the temporary folder; stdout reporter only (it prints every NEW and CHANGED job)
 
 For each run: wall time; CPU time (user + sys) and peak memory (ru_maxrss) of the child, from
-``os.wait4``; requests per second and requests by status, from the site's own counts; the site's CPU
-share of the wall time (it must stay well below 100%, or the site is the bottleneck); events printed.
+``os.wait4``, with the CPU of helper processes that outlive it (newsmon's extraction forkserver and its
+workers exit just after the checker; this script is the child subreaper, so they are reparented here and
+reaped with wait4: their CPU is added, and also shown apart with their peak RSS); requests per second
+and requests by status, from the site's own counts; the site's CPU share of the wall time (it must stay
+well below 100%, or the site is the bottleneck); events printed.
 ``start-up`` is the fixed cost of a run: the same command on one article that answers 304 (its own store
 and cache; the median of five runs), so "marginal" CPU per article leaves it out. CPU per
 modified article is estimated from the changed cycle, taking the unchanged cycle's marginal CPU per article
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import ctypes
 import json
 import os
 import re
@@ -78,6 +82,8 @@ class Run:
     events: Counter[str] = field(default_factory=Counter)
     server_cpu: float = 0.0
     repeat: int = 0
+    helper_cpu: float = 0.0        # CPU of processes that outlived the child (included in cpu)
+    helper_rss_mb: float = 0.0
 
 
 # -- the site ----------------------------------------------------------------------------------------
@@ -124,19 +130,59 @@ def child_env(home: Path) -> dict[str, str]:
     return env
 
 
+def become_subreaper() -> bool:
+    """Make this process the child subreaper (Linux prctl PR_SET_CHILD_SUBREAPER): the helper processes a
+    child leaves behind (newsmon's extraction forkserver and workers, which exit just after it) are then
+    reparented here rather than to init, so their CPU can be counted too."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def children() -> set[int]:
+    """This process's children, zombies included (Linux /proc)."""
+    found: set[int] = set()
+    for path in Path("/proc/self/task").glob("*/children"):
+        found.update(int(pid) for pid in path.read_text().split())
+    return found
+
+
+def reap_orphans(known: set[int], timeout: float = 30.0) -> tuple[float, float]:
+    """Wait for the children that were not ours before the run (orphans of the child, reparented here);
+    (their CPU seconds, their largest peak RSS in MB). Any still alive after ``timeout`` is killed."""
+    cpu = rss = 0.0
+    deadline = time.monotonic() + timeout
+    while pids := children() - known:
+        for pid in pids:
+            if time.monotonic() > deadline:
+                print(f"  ! process {pid} outlived the child by {timeout:g} s: killed", file=sys.stderr)
+                os.kill(pid, signal.SIGKILL)
+            done, _, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                cpu += usage.ru_utime + usage.ru_stime
+                rss = max(rss, usage.ru_maxrss / 1024)
+        time.sleep(0.005)
+    return cpu, rss
+
+
 def run_child(tool: str, cycle: str, command: list[str], out: Path, env: dict[str, str],
               site: SiteProcess | None) -> Run:
     """Run ``command``; wall time around it, CPU and peak RSS of the child (and its own children) from
-    os.wait4, the site's request counts and CPU before and after."""
+    os.wait4, plus the CPU of the processes it left behind (see become_subreaper; counted in ``cpu``, and
+    shown apart as ``helper_cpu``), the site's request counts and CPU before and after."""
     before = site.control("stats") if site else None
     err = out.with_suffix(".err")
+    known = children()
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+    helper_cpu, helper_rss = reap_orphans(known)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    run = Run(tool, cycle, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
+    run = Run(tool, cycle, wall, usage.ru_utime + usage.ru_stime + helper_cpu, usage.ru_maxrss / 1024,
+              proc.returncode, helper_cpu=helper_cpu, helper_rss_mb=helper_rss)
     if site and before:
         after = site.control("stats")
         run.requests = Counter(after["requests"]) - Counter(before["requests"])
@@ -241,20 +287,22 @@ def print_table(all_runs: list[Run], startup: dict[str, Run], articles: int, cha
     repeated = any(len(cpus) > 1 for cpus in spread.values())
     print()
     print("| tool | cycle | wall s | CPU s | CPU ms/article | marginal ms/article | requests/s | 200 | 304 "
-          "| peak RSS MB | site CPU % | events |" + (" CPU s, every run |" if repeated else ""))
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if repeated else ""))
+          "| peak RSS MB | helpers: CPU s, peak RSS MB | site CPU % | events |"
+          + (" CPU s, every run |" if repeated else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if repeated else ""))
     for run in runs:
         base = startup[run.tool].cpu if run.tool in startup else 0.0
         total = sum(run.requests.values())
         print(f"| {run.tool} | {run.cycle} | {run.wall:.2f} | {run.cpu:.2f} "
               f"| {run.cpu / articles * 1000:.2f} | {(run.cpu - base) / articles * 1000:.2f} "
               f"| {total / run.wall:.0f} | {run.requests.get('200', 0)} | {run.requests.get('304', 0)} "
-              f"| {run.maxrss_mb:.0f} | {run.server_cpu / run.wall * 100:.0f} "
+              f"| {run.maxrss_mb:.0f} | {run.helper_cpu:.2f}, {run.helper_rss_mb:.0f} "
+              f"| {run.server_cpu / run.wall * 100:.0f} "
               f"| {', '.join(f'{k} {v}' for k, v in sorted(run.events.items())) or '-'} |"
               + (f" {', '.join(f'{c:.2f}' for c in spread[run.tool, run.cycle])} |" if repeated else ""))
     for tool, run in startup.items():
         print(f"| {tool} | start-up (1 article, 304) | {run.wall:.2f} | {run.cpu:.2f} | | | | | "
-              f"| {run.maxrss_mb:.0f} | | |")
+              f"| {run.maxrss_mb:.0f} | {run.helper_cpu:.2f}, {run.helper_rss_mb:.0f} | | |")
 
     print()
     by = {(run.tool, run.cycle): run for run in runs}
@@ -339,6 +387,8 @@ def describe_tree() -> str:
 def bench(args: argparse.Namespace, work: Path) -> None:
     env = child_env(work / "home")
     print(f"newsmon: {describe_tree()}; Python {sys.version.split()[0]}")
+    if not become_subreaper():
+        print("  ! cannot become a child subreaper: CPU of helper processes that outlive a run is not counted")
     urlwatch = None if args.skip_urlwatch else urlwatch_setup()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     started = time.perf_counter()
@@ -389,7 +439,8 @@ def bench(args: argparse.Namespace, work: Path) -> None:
                 run.events = newsmon_events(out) if tool == "newsmon" else urlwatch_events(out)
                 run.repeat = repeat
                 runs.append(run)
-                print(f"{run.wall:7.2f} s wall {run.cpu:7.2f} s CPU  {dict(run.events)}", flush=True)
+                print(f"{run.wall:7.2f} s wall {run.cpu:7.2f} s CPU ({run.helper_cpu:.2f} s in helpers)  "
+                      f"{dict(run.events)}", flush=True)
 
     stats = site.control("stats")
     site.stop()
