@@ -26,7 +26,7 @@ from rich.text import Text
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
 from .models import CHANGE_EVENTS, CheckEvent, Document
-from .terminal import print_diff_details, print_document, print_event
+from .terminal import print_diff_details, print_document, print_event, safe
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -159,7 +159,11 @@ def check(
             with Notifier(config, store) as notifier:
                 notifier.notify(events, report_link(config))
         _refresh_site(store, config, events, started)
-    report = write_run_reports(events, config.reports_dir(), started)
+    try:
+        report = write_run_reports(events, config.reports_dir(), started)
+    except OSError as exc:
+        fail(f"{config.reports_dir()}: cannot write the run report: {exc.strerror or exc}; the checks are stored",
+             EXIT_ERRORS_IN_RUN)
     if format is TextOrJson.text:
         counts = {name: sum(1 for e in events if e.event == name) for name in dict.fromkeys(e.event for e in events)}
         summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to check"
@@ -311,7 +315,7 @@ def history(
         print_json([v.to_dict() for v in versions])
         return
     for v in versions:
-        out.print(Text(f"{v.number:>4}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.size:>7} chars  {v.title}"))
+        out.print(Text(f"{v.number:>4}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.size:>7} chars  {safe(v.title)}"))
 
 
 @app.command()

@@ -511,8 +511,6 @@ def test_a_full_disk_keeps_the_history_and_the_next_check_stores(
                for n, url in enumerate(urls))
 
 
-@pytest.mark.xfail(strict=True, reason="monitor/cli.py check: an OSError of write_run_reports (a full disk) "
-                   "ends the command with a traceback; it should say so in one line")
 def test_a_full_reports_folder_is_one_line_and_the_checks_are_stored(
         news_site: tuple[NewsSite, str], small_disk: Path, tmp_path: Path) -> None:
     site, base = news_site
