@@ -251,9 +251,8 @@ _STANDFIRST_XPATH = XPath('(//article | //*[contains(@itemtype, "Article")])//*[
 _PARSE_LOCK = threading.Lock()
 
 
-def _parse(html: str) -> HtmlElement:
-    if not html.strip():
-        raise ExtractionError("no article text found: the page is empty")
+def _load(html: str) -> HtmlElement | None:
+    """trafilatura's parse of ``html`` (None when it is not HTML); ExtractionError at the parser's limits."""
     with _PARSE_LOCK:
         tree = load_html(html)
         limits = [e for e in HTML_PARSER.error_log if e.type == ErrorTypes.ERR_RESOURCE_LIMIT]
@@ -261,6 +260,15 @@ def _parse(html: str) -> HtmlElement:
         # libxml2 stops at its limits (256 levels of nesting; about 10,000,000 bytes of one text, tag or
         # comment) and returns what it read so far: stored, that would be an article silently cut short.
         raise ExtractionError(_parser_limit_reason(limits[0].message, limits[0].line))
+    if tree is not None:
+        _check_elements(tree)
+    return tree
+
+
+def _parse(html: str) -> HtmlElement:
+    if not html.strip():
+        raise ExtractionError("no article text found: the page is empty")
+    tree = _load(html)
     if tree is None:
         raise ExtractionError("no article text found: not an HTML document")
     return tree
@@ -400,12 +408,11 @@ def extract(html: str | bytes, *, url: str | None = None, charset: str | None = 
     """Extract the article of one page. Raises ExtractionError, with the reason, when there is none."""
     text = decode_html(html, charset) if isinstance(html, bytes) else html
     found = _Paragraphs()
-    tree = _parse(text)
-    _check_elements(tree)              # before beautifulsoup4 parses it again, far slower
-    if selector is not None or exclude:
+    if text.strip() and (selector is not None or exclude):
+        _load(text)                    # the parser's limits and MAX_ELEMENTS, before beautifulsoup4 (far slower)
         # metadata comes from the pruned page too: an excluded block may hold a stray <h1>
         text, found = _apply_rules(text, selector, exclude)
-        tree = _parse(text)
+    tree = _parse(text)
     if selector is None:
         _check_paragraphs(tree)
     meta = read_metadata(tree)

@@ -512,3 +512,10 @@ def test_a_paragraph_of_too_many_elements_is_refused(links: int, refused: bool) 
             extract(html)
     else:
         assert "name, name" in extract(html).text
+
+
+def test_a_fragment_without_an_html_tag_still_works_with_a_selector() -> None:
+    """The limits are checked on the page before the selector's parse, which must not turn a fragment
+    that trafilatura calls "not HTML" into an error."""
+    sentence = "The council met on Tuesday to vote on the budget and the bridge."
+    assert extract(f"<div class='story'><p>{sentence}</p></div>", selector=".story").text == sentence
