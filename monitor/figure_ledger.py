@@ -111,18 +111,28 @@ def _canonical(word: str) -> str:
 
 
 def update_ledger(store: Store) -> int:
-    """Record the figures of every version not yet in the ledger; returns how many versions were parsed."""
+    """Record the figures of every version not yet in the ledger; returns how many versions were parsed.
+
+    Versions are read and parsed outside the write transaction, ``BATCH`` at a time, so the store's write
+    lock is held only while rows are inserted; a version another refresh recorded meanwhile is skipped."""
     ensure_tables(store)
     done = 0
     while True:
-        with transaction(store, "record figures in the ledger", write=True) as conn:
+        with transaction(store, "read versions for the figure ledger") as conn:
             rows = conn.execute(
                 select(versions.c.id, versions.c.article_id, versions.c.title, versions.c.text_blob)
                 .outerjoin(ledger_versions, ledger_versions.c.version_id == versions.c.id)
                 .where(ledger_versions.c.version_id.is_(None)).order_by(versions.c.id).limit(BATCH)).all()
+            texts = {row.id: get_blob(conn, row.text_blob).decode("utf-8") for row in rows}
+        parsed = {row.id: list(_occurrences(row.title, texts[row.id])) for row in rows}
+        with transaction(store, "record figures in the ledger", write=True) as conn:
+            ids = [row.id for row in rows]
+            recorded = set(conn.execute(select(ledger_versions.c.version_id)
+                                        .where(ledger_versions.c.version_id.in_(ids))).scalars())
             for row in rows:
-                text = get_blob(conn, row.text_blob).decode("utf-8")
-                found = list(_occurrences(row.title, text))
+                if row.id in recorded:
+                    continue
+                found = parsed[row.id]
                 conn.execute(insert(ledger_versions).values(version_id=row.id, figures=len(found)))
                 if found:
                     conn.execute(insert(figure_occurrences), [
@@ -130,7 +140,7 @@ def update_ledger(store: Store) -> int:
                          "value": float(f.value), "unit": f.unit, "qualifier": f.qualifier, "kind": f.kind,
                          "context": f.context, "subject": subject_key(f.context, f.unit, f.kind),
                          "sentence": sentence} for i, (f, sentence) in enumerate(found)])
-        done += len(rows)
+                done += 1
         if len(rows) < BATCH:
             return done
 
