@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor.errors import NotFound, StoreError
 from monitor.models import Document, Validators
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
-from monitor.store.schema import blobs, checks, meta, source_boilerplate, source_lines, versions
+from monitor.store.schema import articles, blobs, checks, meta, source_boilerplate, source_lines, versions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 URL = "https://news.example/world/north-korea-troops"
@@ -578,3 +578,36 @@ def test_folder_and_bad_urls(tmp_path: Path) -> None:
 def test_unreachable_postgresql_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot open the store"):
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_a_batch_of_plain_checks_is_written_like_one_record_each(store: Store) -> None:
+    """record_many writes checks without a version in bulk; the result must be what record() gives."""
+    def version(url: str, text: str) -> RecordItem:
+        doc = Document(title="T", text=text)
+        return RecordItem(url, "wire", CheckRecord(T0, "new", 200, Validators(etag='"v1"')),
+                          new_version=NewVersion(doc, b"<html></html>", hashlib.sha256(text.encode()).hexdigest(), T0),
+                          validators=Validators(etag='"v1"'))
+
+    store.record_many([version("https://a.example/1", "one"), version("https://a.example/2", "two")])
+    later = T0 + timedelta(hours=1)
+    failed = CheckRecord(later, "error", 503, error="HTTP 503")
+    numbers = store.record_many([
+        RecordItem("https://a.example/1", "wire", failed),                                     # bulk, error
+        RecordItem("https://a.example/2", "wire", CheckRecord(later, "unchanged", 304),
+                   validators=Validators(etag='"v2"')),                                         # bulk
+        RecordItem("https://a.example/3", "wire", failed),                                     # unknown: one by one
+        RecordItem("https://a.example/1", "wire", failed),                                     # a second failure
+        version("https://a.example/4", "four"),
+    ])
+    assert numbers == [None, None, None, None, 1]
+    states = store.states(f"https://a.example/{n}" for n in range(1, 5))
+    with store.engine.connect() as conn:
+        failures = dict(conn.execute(select(articles.c.url, articles.c.failures)).all())
+    assert failures == {"https://a.example/1": 2, "https://a.example/2": 0, "https://a.example/3": 1,
+                        "https://a.example/4": 0}
+    assert states["https://a.example/1"].validators.etag == '"v1"'        # a failure keeps the validators
+    assert states["https://a.example/2"].validators.etag == '"v2"'
+    assert states["https://a.example/3"].latest_version is None
+    assert states["https://a.example/2"].last_checked == later
+    assert [c.outcome for c in store.checks("https://a.example/1")] == ["error", "error", "new"]
+    assert [c.outcome for c in store.checks("https://a.example/2")] == ["unchanged", "new"]

@@ -84,41 +84,39 @@ class Store:
         return self.record_many([item])[0]
 
     def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
-        """``record`` for each item, all in one transaction: if one fails, none is stored."""
+        """``record`` for each item, all in one transaction: if one fails, none is stored.
+
+        Checks that only touch an existing article's row (no version, no lines: an unchanged or failed
+        check, most of a cycle) are written with one UPDATE and one INSERT for all of them; the rest one
+        by one."""
         prepared = [_prepare(item) for item in items]
         if not prepared:
             return []
         source_ids: dict[str, int] = {}
+        numbers: list[int | None] = [None] * len(prepared)
         with self._transaction("record checks", write=True) as conn:
-            return [self._write(conn, p, source_ids) for p in prepared]
+            plain = [i for i, p in enumerate(prepared) if p.item.new_version is None and not p.item.line_keys]
+            known = _article_ids(conn, [prepared[i].item.url for i in plain])
+            bulk = [i for i in plain if prepared[i].item.url in known]
+            _write_plain(conn, [(known[prepared[i].item.url], prepared[i].item) for i in bulk],
+                         {name: _cached_source_id(conn, name, source_ids) for name in
+                          {prepared[i].item.source for i in bulk}})
+            in_bulk = set(bulk)
+            for i, p in enumerate(prepared):
+                if i not in in_bulk:
+                    numbers[i] = self._write(conn, p, source_ids)
+        return numbers
 
     def _write(self, conn: Connection, prepared: _Prepared, source_ids: dict[str, int]) -> int | None:
         # Statements are prebuilt and take parameters: building one per call cost more than running it.
         item, check = prepared.item, prepared.item.check
-        source_id = source_ids.get(item.source)
-        if source_id is None:
-            source_id = source_ids[item.source] = _source_id(conn, item.source)
+        source_id = _cached_source_id(conn, item.source, source_ids)
         article = _lock_article(conn, item.url, source_id, check)
         record_lines(conn, source_id, article.id, item.line_keys)
 
-        changes: dict[str, Any] = {
-            "article": article.id,
-            "source_id": source_id,
-            "last_checked": check.checked_at,
-            # Consecutive failed checks, for the scheduler's backoff; any other outcome resets it.
-            "failures": article.failures + 1 if check.outcome == "error" else 0,
-        }
-        if item.validators is not None:
-            changes["etag"] = item.validators.etag
-            changes["last_modified"] = item.validators.last_modified
-        if item.body_sha256 is not None:
-            changes["body_sha256"] = item.body_sha256
-        if item.gone is not None:
-            changes["gone"] = item.gone
-        if item.pending_fingerprint is not None:
-            changes["pending_fingerprint"] = item.pending_fingerprint
-        elif check.outcome != "error":
-            changes["pending_fingerprint"] = None
+        changes = _article_changes(item, article.id, source_id)
+        # Consecutive failed checks, for the scheduler's backoff; any other outcome resets it.
+        changes["failures"] = article.failures + 1 if check.outcome == "error" else 0
 
         number: int | None = None
         written: int | None = None
@@ -141,12 +139,7 @@ class Store:
 
         # The SET clause is the keys of `changes` (minus the WHERE's "article"): untouched columns stay.
         conn.execute(_UPDATE_ARTICLE, changes)
-        conn.execute(_INSERT_CHECK, {
-            "article_id": article.id, "checked_at": check.checked_at, "outcome": check.outcome,
-            "status": check.status, "etag": check.validators.etag,
-            "last_modified": check.validators.last_modified, "wire_bytes": check.wire_bytes,
-            "body_bytes": check.body_bytes, "duration": check.duration, "error": check.error,
-            "final_url": check.final_url, "version": written})
+        conn.execute(_INSERT_CHECK, _check_row(article.id, check, written))
         return number
 
     def boilerplate(self, source: str, *, min_articles: int = 3, min_percent: int = 20) -> frozenset[str]:
@@ -280,6 +273,63 @@ _LOCK_ARTICLE = (select(articles.c.id, articles.c.latest_version, articles.c.fin
 _UPDATE_ARTICLE = update(articles).where(articles.c.id == bindparam("article"))
 _INSERT_VERSION = insert(versions)
 _INSERT_CHECK = insert(checks)
+
+
+def _cached_source_id(conn: Connection, name: str, cache: dict[str, int]) -> int:
+    if name not in cache:
+        cache[name] = _source_id(conn, name)
+    return cache[name]
+
+
+def _article_ids(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(urls), IN_CHUNK):
+        chunk = urls[start:start + IN_CHUNK]
+        found.update((url, ident) for url, ident in
+                     conn.execute(select(articles.c.url, articles.c.id).where(articles.c.url.in_(chunk))))
+    return found
+
+
+def _article_changes(item: RecordItem, article_id: int, source_id: int) -> dict[str, Any]:
+    """The article row's new values after this check (failures apart: see the callers)."""
+    check = item.check
+    changes: dict[str, Any] = {"article": article_id, "source_id": source_id, "last_checked": check.checked_at}
+    if item.validators is not None:
+        changes["etag"] = item.validators.etag
+        changes["last_modified"] = item.validators.last_modified
+    if item.body_sha256 is not None:
+        changes["body_sha256"] = item.body_sha256
+    if item.gone is not None:
+        changes["gone"] = item.gone
+    if item.pending_fingerprint is not None:
+        changes["pending_fingerprint"] = item.pending_fingerprint
+    elif check.outcome != "error":
+        changes["pending_fingerprint"] = None
+    return changes
+
+
+def _check_row(article_id: int, check: CheckRecord, version: int | None) -> dict[str, Any]:
+    return {"article_id": article_id, "checked_at": check.checked_at, "outcome": check.outcome,
+            "status": check.status, "etag": check.validators.etag,
+            "last_modified": check.validators.last_modified, "wire_bytes": check.wire_bytes,
+            "body_bytes": check.body_bytes, "duration": check.duration, "error": check.error,
+            "final_url": check.final_url, "version": version}
+
+
+def _write_plain(conn: Connection, rows: Sequence[tuple[int, RecordItem]], source_ids: dict[str, int]) -> None:
+    """Checks without a version or lines, of articles that exist: one statement per shape of update."""
+    if not rows:
+        return
+    shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for article_id, item in rows:
+        changes = _article_changes(item, article_id, source_ids[item.source])
+        failed = item.check.outcome == "error"
+        shapes.setdefault((failed, tuple(sorted(changes))), []).append(changes)
+    for (failed, _), group in shapes.items():
+        # The failure count is counted up in SQL, so the rows need not be read first.
+        statement = _UPDATE_ARTICLE.values(failures=articles.c.failures + 1 if failed else 0)
+        conn.execute(statement, group)
+    conn.execute(_INSERT_CHECK, [_check_row(article_id, item.check, None) for article_id, item in rows])
 
 
 def _source_id(conn: Connection, name: str) -> int:
