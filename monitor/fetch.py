@@ -279,9 +279,9 @@ class Fetcher:
         if isinstance(exc, wire.ConnectError):
             return NetworkError(url, str(exc))
         if isinstance(exc, wire.ProtocolError):
-            if reading_body:
-                return NetworkError(url, str(exc))
-            return NetworkError(url, f"connection closed before a complete response arrived ({exc})")
+            # wire's reason already says what went wrong ("no valid HTTP response (BadStatusLine: ...)",
+            # "connection closed before the body was complete ..."): a garbled answer is not a closed one.
+            return NetworkError(url, str(exc))
         return FetchError(url, str(exc))
 
 

@@ -150,6 +150,12 @@ def drip(conn: socket.socket) -> None:
         time.sleep(DRIP_INTERVAL)
 
 
+def endless_headers(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")    # and never the blank line
+    for n in range(1_000_000):
+        conn.sendall(b"X-Padding-%d: %s\r\n" % (n, b"x" * 1000))
+
+
 def truncated(conn: socket.socket) -> None:
     conn.sendall(head(length=len(ARTICLE)) + ARTICLE[: len(ARTICLE) // 2])   # then the connection closes
 
@@ -267,6 +273,9 @@ HOSTILE: dict[str, str] = {
     "/2gb-with-length": r"body larger than 10,485,760 bytes after decoding \(max_bytes\)",
     "/2gb-without-length": r"body larger than 10,485,760 bytes after decoding \(max_bytes\)",
     "/truncated": r"connection closed before the body was complete",
+    "/garbage": r"no valid HTTP response \(BadStatusLine: ",
+    "/endless-headers": r"no valid HTTP response \(HTTPException: got more than 100 headers\)",
+    "/hang-up": r"no valid HTTP response \(RemoteDisconnected: ",
     "/report.pdf": r"not an HTML page \(Content-Type: application/pdf\)",
     "/photo.png": r"not an HTML page \(Content-Type: image/png\)",
     "/untyped.pdf": r"not an HTML page \(Content-Type: missing, and the body does not look like an HTML page\)",
@@ -345,6 +354,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun]:
         "/gzip-bomb": page(gzip_bomb(), extra="Content-Encoding: gzip\r\n"),
         "/brotli-bomb": page(brotli_bomb(), extra="Content-Encoding: br\r\n"),
         "/truncated": truncated,
+        "/garbage": lambda conn: conn.sendall(b"\x00\xffSSH-2.0-OpenSSH_9.6\r\n\r\n" * 100),
+        "/endless-headers": endless_headers,
+        "/hang-up": lambda conn: None,   # reads the request, then closes without a word
         "/report.pdf": page(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "application/pdf"),
         "/photo.png": page(b"\x89PNG\r\n\x1a\n" + bytes(2000), "image/png"),
         "/untyped.pdf": page(b"%PDF-1.7\n" + bytes(2000), None),
@@ -487,7 +499,9 @@ def test_a_hostile_size_is_stored_or_refused_in_bounded_time(tmp_path: Path, bas
     print(f"\n{case} ({len(body) / MiB:.1f} MiB): {run.seconds:.1f} s, peak RSS {run.peak_rss / MiB:.0f} MiB "
           f"(baseline {baseline.seconds:.1f} s, {baseline.peak_rss / MiB:.0f} MiB)")
     assert "Traceback" not in run.stderr
-    assert run.seconds < 20
+    # Generous: the whole run (start-up, fetch, extraction, store) of the 5 MB article measured 5 s on an
+    # idle machine and 12 s on a loaded one; the refusals take about as long as an ordinary check.
+    assert run.seconds < 30
     assert run.events[normal]["event"] == "new"
     event = run.events[big]
     if error is None:
