@@ -1,10 +1,15 @@
 """Hostile servers and hostile pages, end to end: ``newsmon check`` as a subprocess under a memory limit.
 
 Every hostile URL is served from loopback (a raw socket server: it can drip, lie about lengths, stream
-gigabytes and speak TLS with a self-signed certificate) and checked in the same run as a normal article.
-Each must end as an ``error`` event with a reason a person can act on and no version stored; the normal
-article must still be checked fine. The child process runs under RLIMIT_AS (``MEMORY_LIMIT``), so a body
-or a bomb decoded whole would crash it rather than pass; its peak RSS is compared with an ordinary check's.
+gigabytes, answer garbage and speak TLS with a self-signed certificate) and checked in the same run as a
+normal article. Each must end as an ``error`` event with a reason a person can act on and no version
+stored; the normal article must still be checked fine. The child process runs under RLIMIT_AS
+(``MEMORY_LIMIT``), so a body or a bomb decoded whole would run out of memory (an "internal error" event
+or a crash) rather than pass; its peak RSS is compared with an ordinary check's. Pages in a wrong or no
+valid charset are checked twice and must decode the same way both times.
+
+Hostile sizes (a 5 MB article, deep nesting, a 10 MB text node, pages trafilatura is quadratic on) each
+get a run of their own, timed: a stored version or a clear error, never a traceback.
 
 Fetch-level details (each error class, chunking, exact caps) are tested in test_fetch.py and test_decode.py;
 this file proves that they hold through the whole pipeline (fetch, extract, store, JSON events).
@@ -39,9 +44,9 @@ from monitor.store import open_store
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-# An ordinary check peaks at about 230 MiB of address space (measured: VmPeak of `newsmon check` on one
-# article); 1 GiB leaves room for worker threads and a 10 MiB body, and is far below what a 2 GiB body or
-# bomb would need if it were ever held whole.
+# An ordinary check peaks at about 210-230 MiB of address space (measured: VmPeak of `newsmon check` on
+# one article), 85 MiB resident; 1 GiB leaves room for worker threads and a 10 MiB body, and is far below
+# what a 2 GiB body or bomb would need if it were ever held whole.
 MEMORY_LIMIT = 1 * GiB
 HUGE = 2 * GiB                 # bombs and streamed bodies: twice the memory limit
 TOTAL_TIMEOUT = 3              # seconds, the config's timeout.total: the drip must hit it quickly
