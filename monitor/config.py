@@ -249,6 +249,15 @@ class SourceConfig(_Section):
     domains: list[Annotated[str, AfterValidator(_domain)]] = []
 
 
+class StoriesConfig(_Section):
+    """How articles of different sources are grouped into stories (monitor/stories)."""
+
+    # TF-IDF cosine of headline and opening from which two articles report the same event. The default
+    # is stories.DEFAULT_THRESHOLD, measured in benchmarks/story_grouping.py (not imported here: it would
+    # load the grouping code at every start).
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.3
+
+
 class NotifyTarget(_Section):
     """Where changes are sent: ``url`` (apprise or http(s) webhook), from ``min_significance`` up, for
     ``sources`` (every source when empty)."""
@@ -274,6 +283,7 @@ class Config(_Section):
     max_bytes: Annotated[int, BeforeValidator(parse_size), Field(gt=0)] = 10 * 1024 * 1024
     sources: list[SourceConfig] = []
     notify: list[NotifyTarget] = []
+    stories: StoriesConfig = Field(default_factory=StoriesConfig)
     # Not YAML keys (parse_config refuses them there): set by load_config and while loading.
     base_dir: Path = Field(default_factory=Path.cwd, strict=False)
     warnings: list[str] = Field(default_factory=list, exclude=True, repr=False)

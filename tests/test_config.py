@@ -530,3 +530,13 @@ def test_notify_sources_are_checked_in_code_too() -> None:
 def test_duplicate_source_names_are_refused_in_code_too() -> None:
     with pytest.raises(ValidationError, match="already used by sources.0"):
         Config(sources=[SourceConfig(name="a"), SourceConfig(name="a")])
+
+
+def test_stories_threshold_defaults_to_the_measured_value_and_is_checked() -> None:
+    from monitor.stories import DEFAULT_THRESHOLD
+
+    assert parse_config("").stories.threshold == DEFAULT_THRESHOLD
+    assert parse_config("stories:\n  threshold: 0.45\n").stories.threshold == 0.45
+    with pytest.raises(ConfigError) as info:
+        parse_config("sources: []\nstories:\n  threshold: 1.5\n")
+    assert info.value.line == 3 and info.value.field == "stories.threshold"
