@@ -58,6 +58,8 @@ PER_HOST_PER_BATCH = 5       # one slow host must not hold a whole batch
 CHANGES = frozenset({"new", "modified", "cosmetic", "removed", "restored"})
 NOTIFY_RETRY = 60.0          # seconds between two looks for notifications to retry while nothing is checked
 SITE_REFRESH = 60.0          # the report site is brought up to date at most this often, when something changed
+STORIES_REFRESH = 600.0      # stories and the figure ledger: at most this often, when versions were stored
+VERSION_EVENTS = frozenset({"new", "modified", "cosmetic", "restored"})
 
 
 class DaemonChecker(ArticleChecker):
@@ -143,6 +145,10 @@ class Daemon:
         # True at start: changes stored while no daemon ran (by `newsmon check`, or before a crash) count too.
         self._site_pending = True
         self._next_site = 0.0
+        # --- stories (monitor.stories): grouping costs milliseconds per new version against every article, too
+        # much for each batch; new versions wait and are grouped together.
+        self._stories_pending = True
+        self._next_stories = 0.0
 
     # -- which URLs are trusted ----------------------------------------------------------------------
 
@@ -190,10 +196,26 @@ class Daemon:
                 sched.save_plans(self.store, plans)
             self._notify(events)
             self._site_pending = self._site_pending or any(e.event in CHANGE_EVENTS for e in events)
+            self._stories_pending = self._stories_pending or any(e.event in VERSION_EVENTS for e in events)
         if not done:
             self._notify(None)                       # nothing checked: retry failed notifications now and then
         self.refresh_site()
+        self.refresh_stories()
         return done
+
+    def refresh_stories(self) -> None:
+        """Group new versions into stories and record their figures, at most every STORIES_REFRESH seconds.
+        Never raises: stories are derived data, rebuilt from the store by the next refresh."""
+        if not self._stories_pending or time.monotonic() < self._next_stories:
+            return
+        self._next_stories = time.monotonic() + STORIES_REFRESH
+        self._stories_pending = False
+        from monitor.stories import refresh_stories
+
+        try:
+            refresh_stories(self.store, threshold=self.config.stories.threshold)
+        except Exception:
+            log.exception("stories were not brought up to date; they will be at the next refresh")
 
     def refresh_site(self) -> None:
         """Bring the report site up to date when changes wait, at most every SITE_REFRESH seconds.

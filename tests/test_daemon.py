@@ -137,6 +137,22 @@ def test_discover_then_check_then_recheck_conditionally(daemon_parts: tuple[Daem
     assert status["absent"].articles == 0
 
 
+def test_new_versions_are_grouped_into_stories_once_per_refresh(daemon_parts: tuple[Daemon, FakeClock, Store]) -> None:
+    from sqlalchemy import func, select
+
+    from monitor.stories.tables import figure_occurrences, story_members
+
+    daemon, clock, store = daemon_parts
+    daemon.discover("local")
+    assert daemon.tick() == 4                        # 3 stored, 1 refused by robots.txt
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(story_members)).scalar() == 3
+        recorded = conn.execute(select(func.count()).select_from(figure_occurrences)).scalar()
+    assert recorded >= 3                             # "a budget of 1,000 dollars" and its like, one per page
+    # The next refresh waits STORIES_REFRESH seconds even when versions were stored meanwhile.
+    assert daemon._next_stories > time.monotonic() + 60
+
+
 def test_a_discovered_private_url_is_refused_unless_the_source_allows_it(news: NewsSite, tmp_path: Path) -> None:
     config = parse_config(f"""
 per_host_delay: 0
