@@ -178,8 +178,11 @@ def _refresh_site(store: Store, config: Config, events: list[CheckEvent], starte
         return                      # checked before importing the site's modules (jinja2): most runs stop here
     from .report.site import build_site
 
+    # The diffs this run computed are drawn as they are rather than computed again.
+    diffs = {(e.url, e.previous_version, e.version): e.diff for e in events
+             if e.diff is not None and e.previous_version is not None and e.version is not None}
     try:
-        build_site(store, config.reports_dir(), since=None, generated_at=started)
+        build_site(store, config.reports_dir(), since=None, generated_at=started, diffs=diffs)
     except (MonitorError, OSError) as exc:
         err.print(Text(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
                        style="yellow"))

@@ -171,3 +171,13 @@ def test_the_daemon_brings_the_site_up_to_date(site: Site, httpserver: HTTPServe
         daemon._next_site = 0.0                           # the once-a-minute limit, passed
         assert daemon.tick() == 1
     assert "at least 1,000 -&gt; at least 1,500" in index.read_text(encoding="utf-8")
+
+
+def test_diffs_a_check_computed_are_drawn_as_given(store: Store, tmp_path: Path) -> None:
+    seed_store(store)
+    given = Diff(kind="modified", significance="high", added=("A sentence only the check saw.",))
+    build_site(store, tmp_path / "site", since=None, generated_at=GENERATED,
+               diffs={("https://a.example/war", 1, 2): given})
+    page = next(p for p in (tmp_path / "site" / "articles").glob("*.html")
+                if "Story 0" in p.read_text(encoding="utf-8") and "-v" not in p.name)
+    assert "A sentence only the check saw." in page.read_text(encoding="utf-8")

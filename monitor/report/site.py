@@ -16,7 +16,7 @@ as given: an article URL can hold ``../``, a source name can hold anything.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..models import SIGNIFICANCE_ORDER
+from ..models import SIGNIFICANCE_ORDER, Diff
 from ..store import Store
 from ..store.reporting import article_history, boilerplate_keys, changed_article_stamps
 from .charts import chart, figure_series
@@ -175,12 +175,13 @@ def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime 
 
 
 def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime,
-               rebuild: bool = False) -> SiteReport:
+               rebuild: bool = False, diffs: Mapping[tuple[str, int, int], Diff] | None = None) -> SiteReport:
     """Bring the site in ``out_dir`` up to date with the store: changes at or after ``since`` (all when None).
 
     Only articles whose stamp moved since the last build (``site_cache``) are read and diffed again, and
     only their pages written; the lists and feeds are redrawn from every article's changes. ``rebuild``
-    ignores the cache (the result is the same, only slower).
+    ignores the cache (the result is the same, only slower). ``diffs`` are diffs a check just computed,
+    by (url, previous version, version): the site shows them rather than computing them again.
     """
     write = _Writer(out_dir)
     cache = SiteCache(out_dir)
@@ -203,6 +204,8 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
         same_diffs = cached is not None and cached.boilerplate == signature
         known = {(c.previous_version, c.version): c.diff for c in cached.changes
                  if c.diff is not None and c.previous_version is not None} if same_diffs and cached else {}
+        if diffs:
+            known.update({(old, new): diff for (url, old, new), diff in diffs.items() if url == stamp.url})
         timeline = build_timeline(history, keys[stamp.source], known)
         _article_pages(write, timeline, _versions_to_write(timeline, out_dir, cached))
         cache.save(stamp, signature, timeline.changes)
