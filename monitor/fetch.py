@@ -187,7 +187,7 @@ class Fetcher:
         # deadline (a server dripping bytes is caught by the check after each slice).
         remaining = deadline - time.monotonic()
         timeouts = wire.Timeouts(connect=max(min(settings.connect_timeout, remaining), 0.001),
-                                 read=max(min(settings.idle_timeout, remaining), 0.001))
+                                 read=max(min(settings.idle_timeout, remaining), 0.001), deadline=deadline)
         headers = {**self._headers, "Accept": accept}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
@@ -272,7 +272,7 @@ class Fetcher:
             return FetchTimeout(url, f"could not connect within {settings.connect_timeout:g} s "
                                      "(connect timeout)")
         if isinstance(exc, wire.ReadTimeout):
-            if remaining < settings.idle_timeout:
+            if isinstance(exc, wire.DeadlineExceeded) or remaining < settings.idle_timeout:
                 return FetchTimeout(url, self._deadline_reason())
             return FetchTimeout(url, f"no data from the server for {settings.idle_timeout:g} s "
                                      "(idle timeout)")

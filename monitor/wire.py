@@ -14,11 +14,15 @@ response), so the fetcher can give a reason a person can act on.
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import http.client
+import itertools
 import re
 import socket
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,9 +30,9 @@ from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
-__all__ = ["ConnectError", "Headers", "MockPool", "MockReply", "MockRequest", "Pool", "ProtocolError",
-           "ReadTimeout", "Response", "StaticResponse", "Timeouts", "WireError", "WirePool", "WireResponse",
-           "WireTimeout"]
+__all__ = ["ConnectError", "DeadlineExceeded", "Headers", "MockPool", "MockReply", "MockRequest", "Pool",
+           "ProtocolError", "ReadTimeout", "Response", "StaticResponse", "Timeouts", "WireError", "WirePool",
+           "WireResponse", "WireTimeout"]
 
 MAX_IDLE_PER_HOST = 4        # kept-alive connections per host; the checks take one at a time per host
 
@@ -53,6 +57,10 @@ class ReadTimeout(WireError):
     """The server sent nothing for the read timeout."""
 
 
+class DeadlineExceeded(ReadTimeout):
+    """The status line and headers were not all in by the request's deadline."""
+
+
 class ProtocolError(WireError):
     """The server closed the connection early or answered something that is not HTTP/1.x."""
 
@@ -61,6 +69,68 @@ class ProtocolError(WireError):
 class Timeouts:
     connect: float
     read: float
+    deadline: float | None = None      # time.monotonic() by which the status line and headers must be in
+
+
+class _Watched:
+    """One request being watched: its socket until the headers are in, and whether the deadline cut it."""
+
+    __slots__ = ("cut", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock: socket.socket | None = sock
+        self.cut = False
+
+
+class _Watchdog:
+    """Shuts down the socket of a request whose deadline passes while its headers are still coming.
+
+    The read timeout applies to each read, so a server sending its status line and headers a byte at a
+    time could hold a request for as long as it liked. One thread for every request (a heap of deadlines)
+    costs a lock and a heap push per request; a timer thread per request would cost a thread start. A
+    released entry stays in the heap until its deadline, then is dropped: a few hundred bytes each."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watched]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, sock: socket.socket) -> _Watched:
+        watched = _Watched(sock)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._order), watched))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="newsmon-wire-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return watched
+
+    def release(self, watched: _Watched) -> bool:
+        """Stop watching; True when the deadline had already cut the socket."""
+        with self._cond:
+            watched.sock = None
+            return watched.cut
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, watched = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                sock, watched.sock = watched.sock, None
+                watched.cut = sock is not None
+            if sock is not None:
+                with contextlib.suppress(OSError):     # already closed: nothing left to cut
+                    sock.shutdown(socket.SHUT_RDWR)    # the blocked read returns at once
+
+
+_WATCHDOG = _Watchdog()
 
 
 class Headers:
@@ -287,7 +357,10 @@ class Pool:
             for name, value in headers.items():
                 connection.putheader(name, value)
             connection.endheaders()
-            raw = connection.getresponse()
+            raw = self._response_by(connection, timeouts.deadline)
+        except DeadlineExceeded:
+            connection.close()
+            raise
         except TimeoutError as exc:
             connection.close()
             raise ReadTimeout("no response from the server within the read timeout", exc) from exc
@@ -296,6 +369,22 @@ class Pool:
             connection.close()
             raise ProtocolError(f"no valid HTTP response ({_describe(exc)})", exc) from exc
         return Response(url, raw, connection, self, key)
+
+    @staticmethod
+    def _response_by(connection: http.client.HTTPConnection, deadline: float | None) -> http.client.HTTPResponse:
+        """``getresponse()``, cut off at ``deadline`` (see ``_Watchdog``)."""
+        if deadline is None or connection.sock is None:
+            return connection.getresponse()
+        watched = _WATCHDOG.watch(deadline, connection.sock)
+        try:
+            raw = connection.getresponse()
+        except (http.client.HTTPException, OSError) as exc:
+            if _WATCHDOG.release(watched):
+                raise DeadlineExceeded("the response headers were not all in by the deadline", exc) from exc
+            raise
+        if _WATCHDOG.release(watched):     # cut as the headers came in: the connection is of no use now
+            raise DeadlineExceeded("the response headers were not all in by the deadline")
+        return raw
 
 
 _UNSAFE = re.compile(r"[^\x21-\x7e]+")

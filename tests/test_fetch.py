@@ -496,8 +496,6 @@ def test_slow_drip_hits_the_total_deadline() -> None:
     assert time.monotonic() - began < 2
 
 
-@pytest.mark.xfail(strict=True, reason="monitor.wire reads the status line and headers under a per-read timeout "
-                   "only, so a server dripping them holds the fetch past timeout.total; to fix in wire.Pool.get")
 def test_a_slow_drip_of_headers_hits_the_total_deadline() -> None:
     def respond(conn: socket.socket, stop: threading.Event) -> None:
         for byte in HTML_HEAD[:12]:            # "HTTP/1.1 200", a byte every 0.25 s; then the server hangs up

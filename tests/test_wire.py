@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from monitor.wire import ConnectError, Pool, ProtocolError, ReadTimeout, Timeouts, WireError
+from monitor.wire import ConnectError, DeadlineExceeded, Pool, ProtocolError, ReadTimeout, Timeouts, WireError
 
 FAST = Timeouts(connect=2, read=2)
 
@@ -194,3 +195,27 @@ def test_a_plain_http_proxy_gets_the_absolute_url(serve: Callable[..., RawServer
     assert read_all(pool, "http://news.example/story?id=1") == (200, b"via proxy")
     assert proxy.requests[0].startswith(b"GET http://news.example/story?id=1 HTTP/1.1\r\n")
     assert b"Host: news.example\r\n" in proxy.requests[0] + b"\r\n"
+
+
+def test_headers_dripped_past_the_deadline_are_cut_off() -> None:
+    """Each byte of the status line comes well within the read timeout; the deadline still ends it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\n":
+                time.sleep(0.2)
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    threading.Thread(target=drip, daemon=True).start()
+    began = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        Pool(proxies={}).get(f"http://127.0.0.1:{port}/", {}, Timeouts(connect=2, read=2, deadline=began + 0.6))
+    assert time.monotonic() - began < 1.2
+    listener.close()
