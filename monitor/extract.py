@@ -403,10 +403,17 @@ def _apply_rules(html: str, selector: str | None, exclude: Sequence[str]) -> tup
     return str(soup), out
 
 
+# Character references to C0 controls but tab, newline and carriage return, in decimal or hex.
+_CONTROL_REFERENCE = re.compile(r"&#(?:[xX]0*(?:[1-8bcefBCEF]|1[0-9a-fA-F])|0*(?:[1-8]|1[124-9]|2[0-9]|3[01]));")
+
+
 def extract(html: str | bytes, *, url: str | None = None, charset: str | None = None,
             selector: str | None = None, exclude: Sequence[str] = ()) -> Document:
     """Extract the article of one page. Raises ExtractionError, with the reason, when there is none."""
     text = decode_html(html, charset) if isinstance(html, bytes) else html
+    # lxml gives up on a whole page at one reference to a C0 control (&#1;, &#x1b;, ...): a hostile or
+    # sloppy page could hide its article that way. The characters are not text anyway.
+    text = _CONTROL_REFERENCE.sub(" ", text)
     found = _Paragraphs()
     if text.strip() and (selector is not None or exclude):
         _load(text)                    # the parser's limits and MAX_ELEMENTS, before beautifulsoup4 (far slower)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -208,9 +207,6 @@ _STORY_PAGE = ("<html><head><title>Budget</title></head><body><article><h1>Budge
                "</article></body></html>")
 
 
-@pytest.mark.xfail(strict=True, reason="monitor/extract.py: one character reference to a C0 control "
-                                       "(&#1; to &#31; but tab, newline, CR) anywhere in a page makes "
-                                       "trafilatura find no main content (issue #6 report)")
 @given(st.sampled_from(["&#1;", "&#7;", "&#27;", "&#x1b;", "&#31;"]))
 def test_a_control_character_reference_does_not_hide_the_article(junk: str) -> None:
     document = extract(_STORY_PAGE.format(junk=junk))
