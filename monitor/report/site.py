@@ -8,6 +8,7 @@
     sources/<slug>.html|.json|.atom  one source's changes
     articles/<key>.html              one article: headline changes, figure charts, versions, every change
     articles/<key>-v<N>.html         one stored version's text
+    stories.html, stories/<id>.html  multi-source stories: figures by source, charts over time (stories_page)
 
 File names come from hashes (``timeline.article_key``, ``timeline.source_slug``), never from URLs or names
 as given: an article URL can hold ``../``, a source name can hold anything.
@@ -33,6 +34,7 @@ from .files import write_if_changed
 from .markdown import render_changes_markdown
 from .render import render
 from .site_cache import CachedArticle, SiteCache, boilerplate_signature
+from .stories_page import write_story_pages
 from .timeline import Change, Timeline, article_key, build_timeline, changes_since, sort_changes, source_slug
 
 __all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "write_site"]
@@ -139,7 +141,8 @@ def _article_pages(write: PageWriter, timeline: Timeline, versions: Collection[i
 def _list_pages(write: PageWriter, changes: Sequence[Change], *, since: datetime | None,
                 generated_at: datetime) -> None:
     """index.html and its filters, the global and per-source feeds and lists, for ``changes`` in report order."""
-    context: dict[str, Any] = {"generated_at": generated_at, "since": since}
+    # stories_href: the static site has stories.html (write_story_pages); `newsmon serve` shows no link.
+    context: dict[str, Any] = {"generated_at": generated_at, "since": since, "stories_href": "stories.html"}
     items = ChangeItems()
     for label, file, lowest in SIGNIFICANCE_PAGES:
         shown = [c for c in changes if SIGNIFICANCE_ORDER[c.significance] >= SIGNIFICANCE_ORDER[lowest]]
@@ -214,6 +217,7 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
         rebuilt += 1
     shown = sort_changes(c for c in changes if since is None or c.time >= since)
     _list_pages(write, shown, since=since, generated_at=generated_at)
+    write_story_pages(store, write, generated_at, since=since)     # reads the story tables, never regroups
     return SiteReport(index=out_dir / "index.html", changes=len(shown), articles=articles,
                       written=write.written, rebuilt=rebuilt)
 
