@@ -16,6 +16,16 @@ Delivery:
   (``body_format=text``). Without apprise, ``json://``/``jsons://`` fall back to the JSON webhook over
   http/https; other schemes log one clear error and their messages wait in the outbox.
 
+**Story discrepancies.** ``notify_discrepancies(store, config, quantities, link)`` (or
+``Notifier.notify_discrepancies``) sends one message per quantity of a multi-source story whose sources
+newly disagree (``monitor.figure_ledger``: 11,000 troops against 12,000), to every target whose ``sources``
+include one of the story's sources (or that lists none; ``min_significance`` does not apply: a
+disagreement is not one article's change). ``notified_discrepancies`` remembers each open disagreement,
+keyed by story id and quantity (subject key + subject): while it stays open nothing more is sent, even if
+the values move (11,000 against 13,000 is the same disagreement); once a later call sees the quantity agree
+again it is closed, and if it disagrees again afterwards that is a new episode and is sent again.
+Quantities absent from a call are left as they are (a call may cover one story only).
+
 Article text is untrusted: messages are plain text (control and bidi characters removed, never markup),
 apprise is told the body is text so each service escapes it, and the JSON body is JSON-encoded with
 ``<``, ``>`` and ``&`` as ``\\u`` escapes. Target URLs often carry tokens: the outbox and the logs name a
@@ -32,17 +42,24 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from sqlalchemy import Boolean, Column, Integer, Table, Text, and_, insert, select, update
 
 from monitor.config import Config, NotifyTarget
 from monitor.models import SIGNIFICANCE_ORDER, CheckEvent
 from monitor.store import outbox
+from monitor.store.schema import Sha256, UTCDateTime, articles, metadata, sources
 from monitor.store.store import Store
+from monitor.stories.tables import stories, story_members, transaction
 from monitor.summary import describe_diff, describe_event
 
-__all__ = ["NotifyResult", "Notifier", "SendFunction", "build_message", "event_significance", "report_link",
-           "target_id"]
+if TYPE_CHECKING:                    # the ledger (figure parsing) is only needed by who passes quantities
+    from monitor.figure_ledger import Quantity
+
+__all__ = ["NotifyResult", "Notifier", "SendFunction", "build_message", "discrepancy_message", "event_significance",
+           "notified_discrepancies", "notify_discrepancies", "report_link", "story_report_link", "target_id"]
 
 log = logging.getLogger("monitor.notify")
 
@@ -61,6 +78,21 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u
 _SPACES = re.compile(r"\s+")
 _WEBHOOK = ("http", "https")
 _JSON_SCHEMES = {"json": "http", "jsons": "https"}
+
+
+# The disagreements of story quantities already told: one row per (story, quantity). Defined on the store's
+# shared metadata like monitor/store/scheduling.py (open_store creates it once this module is imported;
+# ``_ensure_discrepancy_table`` otherwise). Derived data: dropping it only re-sends the open disagreements.
+notified_discrepancies = Table(
+    "notified_discrepancies", metadata,
+    Column("story_id", Integer, primary_key=True),
+    Column("quantity", Sha256, primary_key=True),     # sha256 of the quantity's subject key and subject
+    Column("subject", Text, nullable=False),          # for people reading the table
+    Column("episode", Integer, nullable=False),       # 1 at the first disagreement, +1 each time it reopens
+    Column("is_open", Boolean, nullable=False),       # disagreeing as of the last call that saw it
+    Column("told", Text, nullable=False),             # what was sent: "ledger says 11,000, courier says 12,000"
+    Column("changed_at", UTCDateTime, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -137,6 +169,66 @@ def report_link(config: Config) -> str:
     return (config.reports_dir() / "index.html").as_uri()
 
 
+def story_report_link(config: Config) -> Callable[[int], str]:
+    """A story's page in the report site, as a file: URI (``monitor.report.stories_page.story_file``)."""
+    root = config.reports_dir()
+    return lambda story_id: (root / "stories" / f"{int(story_id)}.html").as_uri()
+
+
+def _says(quantity: Quantity) -> str:
+    """Each source's current value: "ledger says 11,000, courier says at least 12,000" (first reporter first)."""
+    said: dict[str, list[str]] = {}
+    for r in quantity.latest():
+        if r.latest:
+            value = f"{r.qualifier} {r.text}" if r.qualifier else r.text
+            if value not in said.setdefault(r.source, []):
+                said[r.source].append(value)
+    return ", ".join(f"{source} says {' / '.join(values)}" for source, values in said.items())
+
+
+def discrepancy_message(title: str, quantity: Quantity, link: str | None = None) -> dict[str, Any]:
+    """The message of one disagreement; ``title`` and ``body`` are the plain text every channel sends."""
+    subject = _text(quantity.subject or quantity.key, limit=200)
+    headline = f"Story: {_text(title, limit=200)} — {subject}: {_text(_says(quantity))}"
+    lines = []
+    for r in quantity.latest():
+        if r.latest:
+            value = f"{r.qualifier} {r.text}" if r.qualifier else r.text
+            lines.append(_text(f"{r.source} (v{r.version}): {value} — {r.sentence}"))
+            lines.append(_text(r.url, limit=2000))
+    if link:
+        lines.append(f"Report: {_text(link, limit=2000)}")
+    return {
+        "title": _text(headline, limit=2 * MAX_LINE),
+        "body": "\n".join(lines),
+        "url": link,
+        "source": None,
+        "event": "discrepancy",
+        "significance": None,
+        "version": None,
+        "diff": None,
+        "story": quantity.story,
+        "subject": quantity.subject,
+        "values": [r.to_dict() for r in quantity.latest() if r.latest],
+    }
+
+
+def _quantity_id(quantity: Quantity) -> str:
+    # Subject key alone is not enough: one story can count "additional soldiers" and "soldiers" apart.
+    text = f"{quantity.key}\n{(quantity.subject or '').casefold()}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def notify_discrepancies(store: Store, config: Config, quantities: Sequence[Quantity],
+                         link: Callable[[int], str | None] | None = None, *,
+                         send: SendFunction | None = None,
+                         clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> NotifyResult:
+    """Queue and deliver one message per quantity that newly disagrees (see the module docstring);
+    ``quantities`` are ``tracked_quantities(store)`` after a refresh, ``link`` gives a story's page."""
+    with Notifier(config, store, send=send, clock=clock) as notifier:
+        return notifier.notify_discrepancies(quantities, link)
+
+
 def apprise_available() -> bool:
     return importlib.util.find_spec("apprise") is not None
 
@@ -187,6 +279,69 @@ class Notifier:
                 rows.append((ident, outbox.dedup_key(target.url, event.url, event.version, event.event),
                              build_message(event, significance, report_url)))
         queued = outbox.enqueue(self.store, rows, now=self.clock())   # written first, delivered after
+        sent, failed = self._deliver()
+        return NotifyResult(queued=queued, sent=sent, failed=failed, pending=outbox.count_pending(self.store))
+
+    def notify_discrepancies(self, quantities: Sequence[Quantity],
+                             link: Callable[[int], str | None] | None = None) -> NotifyResult:
+        """Queue a message per quantity of ``quantities`` that disagrees and was not told yet (or agreed
+        again since), to the targets that want its story's sources; close the ones that agree again; then
+        deliver what is due. The outbox is written before the table: a crash in between re-queues the same
+        episode, which the outbox's dedup key ignores."""
+        if not self.targets:
+            return NotifyResult()
+        _ensure_discrepancy_table(self.store)
+        now = self.clock()
+        story_ids = sorted({q.story for q in quantities})
+        with transaction(self.store, "read the notified discrepancies") as conn:
+            known = {(r.story_id, r.quantity): r for r in conn.execute(
+                select(notified_discrepancies).where(notified_discrepancies.c.story_id.in_(story_ids)))}
+            titles = dict(conn.execute(select(stories.c.id, stories.c.title).where(stories.c.id.in_(story_ids))).all())
+            story_sources: dict[int, set[str]] = {}
+            for story_id, name in conn.execute(
+                    select(story_members.c.story_id, sources.c.name)
+                    .join(articles, articles.c.id == story_members.c.article_id)
+                    .join(sources, sources.c.id == articles.c.source_id)
+                    .where(story_members.c.story_id.in_(story_ids))):
+                story_sources.setdefault(story_id, set()).add(name)
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        opened: list[tuple[Quantity, str, int, str]] = []        # quantity, its id, episode, values sent
+        closed: list[tuple[int, str]] = []
+        for quantity in quantities:
+            ident = _quantity_id(quantity)
+            row = known.get((quantity.story, ident))
+            if not quantity.discrepancy():
+                if row is not None and row.is_open:
+                    closed.append((quantity.story, ident))
+                continue
+            if row is not None and row.is_open:
+                continue                                         # told already, still open
+            episode = (row.episode if row is not None else 0) + 1
+            title = titles.get(quantity.story, f"story {quantity.story}")
+            payload = discrepancy_message(title, quantity, link(quantity.story) if link else None)
+            involved = story_sources.get(quantity.story) or {r.source for r in quantity.readings}
+            for target_key, target in self.targets.items():
+                if target.sources and not involved & set(target.sources):
+                    continue
+                key = outbox.dedup_key(target.url, f"story:{quantity.story}:{ident}", episode, "discrepancy")
+                rows.append((target_key, key, payload))
+            opened.append((quantity, ident, episode, _says(quantity)))
+        queued = outbox.enqueue(self.store, rows, now=now)      # written first, remembered after
+        if opened or closed:
+            with transaction(self.store, "remember the notified discrepancies", write=True) as conn:
+                for quantity, ident, episode, said in opened:
+                    values = {"subject": quantity.subject or quantity.key, "episode": episode, "is_open": True,
+                              "told": said, "changed_at": now}
+                    if (quantity.story, ident) in known:
+                        conn.execute(update(notified_discrepancies).values(**values).where(and_(
+                            notified_discrepancies.c.story_id == quantity.story,
+                            notified_discrepancies.c.quantity == ident)))
+                    else:
+                        conn.execute(insert(notified_discrepancies).values(
+                            story_id=quantity.story, quantity=ident, **values))
+                for story_id, ident in closed:
+                    conn.execute(update(notified_discrepancies).values(is_open=False, changed_at=now).where(and_(
+                        notified_discrepancies.c.story_id == story_id, notified_discrepancies.c.quantity == ident)))
         sent, failed = self._deliver()
         return NotifyResult(queued=queued, sent=sent, failed=failed, pending=outbox.count_pending(self.store))
 
@@ -282,6 +437,12 @@ class Notifier:
                                    headers={"Content-Type": "application/json; charset=utf-8"})
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+
+
+def _ensure_discrepancy_table(store: Store) -> None:
+    """Create the table in a store opened before this module was imported (a no-op when it exists)."""
+    with transaction(store, "create the notified discrepancies table", write=True) as conn:
+        metadata.create_all(conn, tables=[notified_discrepancies], checkfirst=True)
 
 
 class _NoApprise(RuntimeError):

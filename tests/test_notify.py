@@ -8,14 +8,16 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from sqlalchemy import select
 from werkzeug import Request, Response
 
 from monitor.config import Config, parse_config
 from monitor.models import CheckEvent, Diff, FigureChange, TitleChange
-from monitor.notify import Notifier, build_message, event_significance, target_id
+from monitor.notify import Notifier, NotifyResult, build_message, event_significance, target_id
 from monitor.store import Store, open_store, outbox
 
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script> & "quotes"'
@@ -354,3 +356,90 @@ notify:
     assert payload["event"] == "modified" and payload["significance"] == "high"
     assert "at least 1,000 -> at least 1,500" in str(payload["body"]).splitlines()[0]
     assert str(payload["body"]).splitlines()[-1] == f"Report: {(tmp_path / 'reports' / 'index.html').as_uri()}"
+
+
+# --- story discrepancies ------------------------------------------------------------------------------
+
+
+def troops_story(store: Store, courier_troops: str = "12,000", *, minutes: int = 5) -> list[Any]:
+    """The seed (ledger: 11,000 troops) and the courier's copy with ``courier_troops``, grouped; the quantities."""
+    from test_stories import COURIER, T0, store_article
+
+    from monitor.demo.site import ArticleText, load_seed
+    from monitor.figure_ledger import tracked_quantities
+    from monitor.stories import refresh_stories
+
+    courier = ArticleText(f"{COURIER.title} {HOSTILE}", COURIER.standfirst,
+                          tuple(p.replace("12,000", courier_troops) for p in COURIER.paragraphs))
+    if minutes == 5:
+        store_article(store, "https://ledger.example/korea", "ledger", load_seed(), T0)
+    store_article(store, "https://courier.example/korea", "courier", courier, T0 + timedelta(minutes=minutes))
+    refresh_stories(store)
+    return tracked_quantities(store)
+
+
+def test_a_story_discrepancy_is_sent_once_and_again_when_it_reopens(httpserver: HTTPServer, store: Store) -> None:
+    """Decided: one message when a quantity starts to disagree; nothing while it stays open (even if values
+    move); a call that sees it agree closes it; disagreeing again later is a new message."""
+    from monitor.notify import notified_discrepancies, notify_discrepancies
+
+    received: list[dict[str, Any]] = []
+
+    def hook(request: Request) -> Response:
+        received.append(json.loads(request.get_data()))
+        return Response("ok")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(hook)
+    httpserver.expect_request("/sport", method="POST").respond_with_handler(hook)
+    httpserver.expect_request("/courier", method="POST").respond_with_handler(hook)
+    cfg = parse_config(f"""
+sources: [{{name: ledger}}, {{name: courier}}, {{name: sport}}]
+notify:
+  - url: {httpserver.url_for('/hook')}
+  - {{url: '{httpserver.url_for('/sport')}', sources: [sport]}}
+  - {{url: '{httpserver.url_for('/courier')}', sources: [courier], min_significance: high}}
+""")
+    link = lambda story: f"file:///reports/stories/{story}.html"  # noqa: E731
+    clock = Clock()
+
+    quantities = troops_story(store)
+    assert [q.discrepancy() for q in quantities].count(True) == 1
+    result = notify_discrepancies(store, cfg, quantities, link, clock=clock)
+    assert (result.queued, result.sent, result.pending) == (2, 2, 0)
+    assert sorted(r[0].path for r in httpserver.log) == ["/courier", "/hook"]         # not /sport
+    message = received[0]
+    assert message["event"] == "discrepancy" and message["url"].startswith("file:///reports/stories/")
+    assert message["title"].startswith("Story: North Korea Sends More Troops to Russia")
+    assert message["title"].endswith("— North Korean troops: ledger says 11,000, courier says 12,000")
+    assert {(v["source"], v["value"]) for v in message["values"]} == {("ledger", 11_000), ("courier", 12_000)}
+    assert "courier (v1): 12,000 — " in message["body"] and "https://courier.example/korea" in message["body"]
+
+    # The same discrepancy again, and again with moved values: nothing more.
+    assert notify_discrepancies(store, cfg, quantities, link, clock=clock).queued == 0
+    moved = troops_story(store, "13,000", minutes=10)
+    assert notify_discrepancies(store, cfg, moved, link, clock=clock).queued == 0
+    assert len(received) == 2
+
+    # Resolved (the courier now says 11,000): nothing sent, the row is closed ...
+    agreed = troops_story(store, "11,000", minutes=20)
+    assert not any(q.discrepancy() for q in agreed)
+    assert notify_discrepancies(store, cfg, agreed, link, clock=clock).queued == 0
+    with store.engine.connect() as conn:
+        [row] = conn.execute(select(notified_discrepancies)).all()
+    assert (row.episode, row.is_open, row.told) == (1, False, "ledger says 11,000, courier says 12,000")
+
+    # ... and when it reappears, it is sent again.
+    again = troops_story(store, "12,500", minutes=30)
+    result = notify_discrepancies(store, cfg, again, link, clock=clock)
+    assert (result.queued, result.sent) == (2, 2)
+    assert received[-1]["title"].endswith("ledger says 11,000, courier says 12,500")
+    for raw in (r[0].get_data() for r in httpserver.log):
+        assert b"<" not in raw and b">" not in raw                          # the hostile title, escaped
+    assert HOSTILE not in received[-1]["title"]                             # the story is named by the ledger's title
+
+
+def test_story_discrepancies_without_targets_do_nothing(store: Store) -> None:
+    from monitor.notify import notify_discrepancies
+
+    quantities = troops_story(store)
+    assert notify_discrepancies(store, config(), quantities) == NotifyResult()
