@@ -75,11 +75,17 @@ class UnsupportedScheme(FetchError):
 
 
 class BodyTooLarge(FetchError):
-    """The decoded body grew past ``max_bytes`` (counted after decompression, while streaming)."""
+    """The body is larger than ``max_bytes``: as its Content-Length declares (``declared``), or as it grew
+    while streaming, counted after decompression."""
 
-    def __init__(self, url: str, limit: int) -> None:
+    def __init__(self, url: str, limit: int, declared: int | None = None) -> None:
         self.limit = limit
-        super().__init__(url, f"body larger than {limit:,} bytes after decoding (max_bytes)")
+        self.declared = declared
+        if declared is not None:
+            reason = f"the server declares {declared:,} bytes (Content-Length), more than max_bytes ({limit:,})"
+        else:
+            reason = f"body larger than {limit:,} bytes after decoding (max_bytes)"
+        super().__init__(url, reason)
 
 
 class ContentDecodingError(FetchError):

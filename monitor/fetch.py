@@ -224,7 +224,7 @@ class Fetcher:
         decoder = BoundedDecoder(response.headers.get("Content-Encoding"), self.settings.max_bytes, final_url)
         expected = _content_length(response)
         if expected is not None and decoder.identity and expected > self.settings.max_bytes:
-            raise BodyTooLarge(final_url, self.settings.max_bytes)
+            raise BodyTooLarge(final_url, self.settings.max_bytes, declared=expected)
 
         body, wire_bytes = self._read_body(final_url, response, decoder, deadline, remaining,
                                            sniff=None if media_type is not None else kind)
