@@ -255,10 +255,21 @@ class Pool:
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None,
                  proxies: Mapping[str, str] | None = None) -> None:
-        self._ssl = ssl_context or _default_context()
+        self._ssl_given = ssl_context
+        self._ssl_context: ssl.SSLContext | None = None
         self._proxies = dict(urllib.request.getproxies() if proxies is None else proxies)
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def _ssl(self) -> ssl.SSLContext:
+        # Made at the first https connection: loading the CA roots costs 30 ms, which a cycle of plain
+        # http sites (or of articles answered from kept-alive connections) never needs.
+        if self._ssl_context is None:
+            with self._lock:
+                if self._ssl_context is None:
+                    self._ssl_context = self._ssl_given or _default_context()
+        return self._ssl_context
 
     def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts) -> Response:
         """Send a GET for ``url`` (http or https) and return the response once its headers are read."""
