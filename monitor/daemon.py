@@ -214,6 +214,12 @@ class Daemon:
 
         try:
             refresh_stories(self.store, threshold=self.config.stories.threshold)
+            if self.notifier is not None:
+                # A figure the sources of a story now disagree on: one message per disagreement.
+                from monitor.figure_ledger import tracked_quantities
+                from monitor.notify import story_report_link
+
+                self.notifier.notify_discrepancies(tracked_quantities(self.store), story_report_link(self.config))
         except Exception:
             log.exception("stories were not brought up to date; they will be at the next refresh")
 

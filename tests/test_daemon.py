@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from sites import Site
 from werkzeug import Request, Response
 
 from monitor.config import parse_config
@@ -394,3 +395,42 @@ sources:
         assert daemon.tick() == 3
         assert {a.url: a.latest_version for a in store.articles("local")} == versions
         assert len(store.history(f"{base}/news/budget")) == 1
+
+
+def test_a_new_disagreement_between_sources_is_notified_once(site: Site, httpserver: HTTPServer,
+                                                             tmp_path: Path) -> None:
+    """Two outlets tell the seed story with 11,000 and 12,000 troops: after the daemon's stories refresh,
+    the webhook gets one "discrepancy" message; the next refresh sends nothing more."""
+    from test_stories import COURIER, courier_page
+
+    from monitor.demo.site import load_seed, render_article_page
+
+    site.publish("/ledger/korea", render_article_page(load_seed(), variant=0))
+    site.publish("/courier/korea", courier_page(COURIER))
+    site.publish("/hook", "ok")
+    config = parse_config(f"""
+per_host_delay: 0
+sources:
+  - name: ledger
+    urls: ["{httpserver.url_for('/ledger/korea')}"]
+  - name: courier
+    urls: ["{httpserver.url_for('/courier/korea')}"]
+notify:
+  - url: {httpserver.url_for('/hook')}
+""", base_dir=tmp_path)
+
+    def messages() -> list[dict[str, object]]:
+        return [json.loads(r.get_data()) for r in site.requests if r.path == "/hook" and r.method == "POST"]
+
+    with open_store(config.storage_url()) as store, \
+            PoliteFetcher(GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)")), per_host_delay=0) as polite:
+        daemon = Daemon(config, store, polite, rng=lambda: 0.0)
+        daemon.sync()
+        assert daemon.tick() == 2
+        found = [m for m in messages() if m.get("event") == "discrepancy"]
+        assert len(found) == 1 and "troops" in str(found[0]).lower()
+        assert "11,000" in str(found[0]) and "12,000" in str(found[0])
+        daemon._stories_pending, daemon._next_stories = True, 0.0     # another refresh, nothing new
+        daemon.refresh_stories()
+        assert len([m for m in messages() if m.get("event") == "discrepancy"]) == 1
+        daemon.close()
