@@ -15,13 +15,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect, select, text
+from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from monitor.errors import StoreError
-from monitor.store.schema import SCHEMA_VERSION, insert_ignore, meta, metadata
+from monitor.store.schema import ADDED_COLUMNS, SCHEMA_VERSION, insert_ignore, meta, metadata
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
@@ -234,13 +234,34 @@ def _prepare_schema(conn: Connection, where: str) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-    _verify_schema(conn, where)
+    stored = _verify_schema(conn, where)
     metadata.create_all(conn, checkfirst=True)
-    insert_ignore(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], key="key")
+    if stored is None:
+        insert_ignore(conn, meta, [{"key": "schema_version", "value": str(SCHEMA_VERSION)}], key="key")
+    elif stored < SCHEMA_VERSION:
+        _migrate(conn, stored)
 
 
-def _verify_schema(conn: Connection, where: str) -> None:
-    """Refuse a database that is not newsmon's (or a newer newsmon's, or lacks columns); reads only."""
+def _migrate(conn: Connection, stored: int) -> None:
+    """Bring a database of an older schema to this one, in the caller's transaction: a crash or an
+    error leaves it as it was, still readable by the newsmon that wrote it."""
+    have = {(table, column["name"]) for table in {t for _, t, _ in ADDED_COLUMNS}
+            for column in inspect(conn).get_columns(table)}
+    for version, table, name in ADDED_COLUMNS:
+        if version > stored and (table, name) not in have:
+            column = metadata.tables[table].c[name]
+            # Added columns are nullable, so existing rows need no value; ADD COLUMN ... REFERENCES is
+            # allowed on SQLite for a column whose default is NULL.
+            ddl = f"ALTER TABLE {table} ADD COLUMN {name} {column.type.compile(dialect=conn.dialect)}"
+            for key in column.foreign_keys:
+                ddl += f" REFERENCES {key.column.table.name} ({key.column.name})"
+            conn.execute(text(ddl))
+    conn.execute(update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+
+def _verify_schema(conn: Connection, where: str) -> int | None:
+    """Refuse a database that is not newsmon's (or a newer newsmon's, or lacks columns); reads only.
+    Returns its schema version, or None for a database without our tables (a new one)."""
     inspector = inspect(conn)
     existing = set(inspector.get_table_names())
     ours = set(metadata.tables)
@@ -252,16 +273,19 @@ def _verify_schema(conn: Connection, where: str) -> None:
             listed = ", ".join(clash[:8]) + (", ..." if len(clash) > 8 else "")
             raise StoreError(f"{where}: not a newsmon database (it has other tables: {listed}); "
                              "point storage at a new file or database")
-        return
+        return None
     stored = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
     if stored is None or not stored.isdigit():
         raise StoreError(f"{where}: newsmon_meta has no valid schema_version ({stored!r})")
     if int(stored) > SCHEMA_VERSION:
         raise StoreError(f"{where}: written by a newer newsmon (schema {stored}, this one reads "
                          f"{SCHEMA_VERSION}); upgrade newsmon")
+    # Columns added by a later schema are missing from an older database, until _migrate adds them.
+    later = {(table, column) for version, table, column in ADDED_COLUMNS if version > int(stored)}
     for name in sorted(existing & ours):
         have = {column["name"] for column in inspector.get_columns(name)}
-        missing = sorted(set(metadata.tables[name].columns.keys()) - have)
+        missing = sorted(set(metadata.tables[name].columns.keys()) - have - {c for t, c in later if t == name})
         if missing:
             raise StoreError(f"{where}: table {name} lacks columns {', '.join(missing)}; "
                              "the database is damaged or not newsmon's")
+    return int(stored)

@@ -3,6 +3,7 @@
 ::
 
     sources   1 ─< articles 1 ─< versions >─ blobs (text, html; content-addressed, zstd)
+                                              blobs >─ blobs (a delta's base)
                            1 ─< checks
     sources   1 ─< source_lines >─ 1 articles     (short lines seen per article: boilerplate learning)
     sources   1 ─< source_boilerplate              (lines learned as boilerplate; kept once learned)
@@ -47,7 +48,8 @@ from sqlalchemy.sql.expression import Executable
 
 # Bump when the tables change; the store refuses to open a database written by a newer schema.
 # (Alembic migrations replace this check when PostgreSQL workers arrive.)
-SCHEMA_VERSION = 1
+# 2: blobs.base, for blobs stored as deltas (an older newsmon could not read them).
+SCHEMA_VERSION = 2
 
 # sha256 hex digests: blob keys and fingerprints.
 Sha256 = String(64)
@@ -119,10 +121,17 @@ blobs = Table(
     "blobs", metadata,
     Column("sha256", Sha256, primary_key=True),      # of the uncompressed bytes
     Column("size", BigInteger, nullable=False),      # uncompressed length in bytes
-    # "zstd" now; room for "zstd-dict:<id>" or "raw" later without a schema change.
+    # "zstd" (standalone) or "zstd-delta" (compressed against ``base``), see monitor/store/blobs.py.
     Column("codec", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # The blob whose bytes are the dictionary of a "zstd-delta" blob; NULL for a standalone one. The
+    # foreign key makes the database itself refuse a delta whose base is not stored.
+    Column("base", Sha256, ForeignKey("blobs.sha256")),
 )
+
+# Columns added to existing tables after schema 1, as (schema version, table, column): a database of an
+# older schema lacks them until opening it adds them (monitor/store/engine.py, _migrate).
+ADDED_COLUMNS = ((2, "blobs", "base"),)
 
 versions = Table(
     "versions", metadata,

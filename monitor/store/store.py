@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import NotFound, StoreError
 from monitor.models import EVENTS, Validators, Version, VersionSummary
-from monitor.store.blobs import Blob, get_blob, put_blobs
+from monitor.store.blobs import Base, Blob, get_base, get_blob, put_blobs
 from monitor.store.engine import open_engine
 from monitor.store.lines import articles_with_versions, check_line_keys, learn_boilerplate, record_lines
 from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem
@@ -89,9 +89,12 @@ class Store:
         Checks that only touch an existing article's row (no version, no lines: an unchanged or failed
         check, most of a cycle) are written with one UPDATE and one INSERT for all of them; the rest one
         by one."""
-        prepared = [_prepare(item) for item in items]
-        if not prepared:
+        for item in items:
+            _validate(item)
+        if not items:
             return []
+        bases = self._bases([item.url for item in items if item.new_version is not None])
+        prepared = [_prepare(item, bases.get(item.url)) for item in items]
         source_ids: dict[str, int] = {}
         numbers: list[int | None] = [None] * len(prepared)
         with self._transaction("record checks", write=True) as conn:
@@ -141,6 +144,23 @@ class Store:
         conn.execute(_UPDATE_ARTICLE, changes)
         conn.execute(_INSERT_CHECK, _check_row(article.id, check, written))
         return number
+
+    def _bases(self, urls: Sequence[str]) -> dict[str, tuple[Base | None, Base | None]]:
+        """The (text, HTML) blobs of each article's latest version, which its next version's blobs are
+        compressed against, read before the write transaction opens to keep that short.
+
+        Another writer may add a version in between; a delta against the version before it is then
+        a little larger, never wrong: its base is committed, and blobs never change."""
+        found: dict[str, tuple[Base | None, Base | None]] = {}
+        if not urls:
+            return found
+        with self._transaction("read the latest versions' blobs") as conn:
+            wanted = list(dict.fromkeys(urls))
+            for start in range(0, len(wanted), IN_CHUNK):
+                for url, text_key, html_key in conn.execute(_LATEST_BLOBS.where(
+                        articles.c.url.in_(wanted[start:start + IN_CHUNK]))):
+                    found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
+        return found
 
     def boilerplate(self, source: str, *, min_articles: int = 3, min_percent: int = 20) -> frozenset[str]:
         """The line keys learned as boilerplate of ``source``.
@@ -252,8 +272,8 @@ class Store:
             raise StoreError(f"cannot {action}: {reason}") from exc
 
 
-def _prepare(item: RecordItem) -> _Prepared:
-    """Refuse bad input before any write, and compress outside the transaction to keep it short."""
+def _validate(item: RecordItem) -> None:
+    """Refuse bad input before any read or write."""
     check = item.check
     if check.outcome not in EVENTS:
         raise ValueError(f"{item.url}: unknown check outcome {check.outcome!r}; expected one of {EVENTS}")
@@ -261,10 +281,29 @@ def _prepare(item: RecordItem) -> _Prepared:
         if when is not None and when.utcoffset() is None:
             raise ValueError(f"{item.url}: naive datetime {when.isoformat()}; the store needs aware ones")
     check_line_keys(item.url, item.line_keys)
+
+
+def _prepare(item: RecordItem, bases: tuple[Base | None, Base | None] | None) -> _Prepared:
+    """Compress outside the transaction to keep it short: against the latest version's blobs if any."""
     new = item.new_version
     if new is None:
         return _Prepared(item, None, None)
-    return _Prepared(item, Blob.of(new.html), Blob.of(new.document.text.encode("utf-8")))
+    text_base, html_base = bases or (None, None)
+    return _Prepared(item, Blob.of(new.html, html_base), Blob.of(new.document.text.encode("utf-8"), text_base))
+
+
+def _readable_base(conn: Connection, key: str) -> Base | None:
+    """The blob as a base, or None if it cannot be read: a damaged latest version must not stop the
+    next one from being stored (standalone, then)."""
+    try:
+        return get_base(conn, key)
+    except StoreError:
+        return None
+
+
+_LATEST_BLOBS = (select(articles.c.url, versions.c.text_blob, versions.c.html_blob)
+                 .join(versions, and_(versions.c.article_id == articles.c.id,
+                                      versions.c.number == articles.c.latest_version)))
 
 
 _SOURCE_ID = select(sources.c.id).where(sources.c.name == bindparam("name"))
