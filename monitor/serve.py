@@ -42,9 +42,17 @@ from .report.feeds import changes_atom, changes_json
 from .report.markdown import render_changes_markdown
 from .report.render import render
 from .report.site import FEED_ID, SIGNIFICANCE_PAGES, _article_pages, _list_page
-from .report.timeline import article_key, build_timeline, changes_since, load_timelines, source_slug
+from .report.site_cache import boilerplate_signature
+from .report.timeline import Change, article_key, build_timeline, sort_changes, source_slug
 from .store import Store
-from .store.reporting import article_history, boilerplate_keys, search_articles, stored_articles
+from .store.reporting import (
+    ArticleStamp,
+    article_history,
+    boilerplate_keys,
+    changed_article_stamps,
+    search_articles,
+    stored_articles,
+)
 
 __all__ = ["CSP", "DEFAULT_HOST", "DEFAULT_PORT", "ROUTES", "SECURITY_HEADERS", "Viewer", "make_server"]
 
@@ -89,6 +97,9 @@ class Viewer:
         self.store = store
         self.clock = clock
         self.lock = threading.Lock()
+        # Each changed article's changes, kept while its stamp and its source's boilerplate hold: a list page
+        # must not diff every version of every article at each request (monitor.report.site_cache's rule).
+        self._changes: dict[str, tuple[tuple[ArticleStamp, str], tuple[Change, ...]]] = {}
         _read_only(store)
 
     def page(self, path: str, query: str) -> Page:
@@ -103,8 +114,24 @@ class Viewer:
         # `csp` overrides the site's own (form-action 'none') in the page's <meta>, so the search form works.
         return {"generated_at": self.clock(), "since": None, "csp": CSP, "search_action": "/search"}
 
-    def changes(self) -> list:  # type: ignore[type-arg]
-        return changes_since(load_timelines(self.store), None)
+    def changes(self) -> list[Change]:
+        """Every change in the store, in report order; only articles that changed since the last request
+        are read and diffed again."""
+        keys: dict[str, frozenset[str]] = {}
+        kept: dict[str, tuple[tuple[ArticleStamp, str], tuple[Change, ...]]] = {}
+        for stamp in changed_article_stamps(self.store):
+            if stamp.source not in keys:
+                keys[stamp.source] = boilerplate_keys(self.store, stamp.source)
+            mark = (stamp, boilerplate_signature(keys[stamp.source]))
+            entry = self._changes.get(stamp.url)
+            if entry is None or entry[0] != mark:
+                history = article_history(self.store, stamp.url)
+                if history is None:
+                    continue
+                entry = (mark, build_timeline(history, keys[stamp.source]).changes)
+            kept[stamp.url] = entry
+        self._changes = kept
+        return sort_changes(c for _, changes in kept.values() for c in changes)
 
     def list_page(self, match: re.Match[str], _query: str) -> Page:
         file = match.group(1) or "index.html"

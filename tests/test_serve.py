@@ -121,6 +121,27 @@ def test_pages_follow_the_store(served: Served) -> None:
     assert "Later story" in served.get("/")
 
 
+def test_only_articles_that_changed_are_diffed_again(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.serve as serve_module
+
+    served.get("/")                                            # every changed article read once
+    read: list[str] = []
+    real = serve_module.article_history
+
+    def counting(store: Store, url: str):  # type: ignore[no-untyped-def]
+        read.append(url)
+        return real(store, url)
+
+    monkeypatch.setattr(serve_module, "article_history", counting)
+    served.get("/changes-high.html")
+    assert read == []                                          # nothing changed: nothing read again
+    with open_store(str(served.store.engine.url)) as writer:
+        record(writer, SCRIPT_URL, "wire", SCRIPT_TITLE, "At least 30 people died in the quake.",
+               T0 + timedelta(hours=5))
+    assert "at least 30" in served.get("/").lower()
+    assert read == [SCRIPT_URL]
+
+
 def test_search_by_url_and_title(served: Served) -> None:
     by_title = served.get("/search?q=" + quote("STORM hits"))
     assert f'href="articles/{article_key(served.hostile_url)}.html"' in by_title
