@@ -149,3 +149,16 @@ def test_one_transaction_decompresses_each_blob_once(store: Store, monkeypatch: 
     calls.clear()
     store.version(URL, MAX_DEPTH + 1)         # a new transaction starts without the cache
     assert len(calls) == MAX_DEPTH + 1
+
+
+def test_a_chain_longer_than_any_written_is_refused(store: Store) -> None:
+    # Depth 0 given for every base: the chain grows past anything Blob.of would write from real depths.
+    raw, base = b"budget line 0 " * 40, None
+    with store.engine.begin() as conn:
+        for n in range(blob_module.CHAIN_LIMIT + 2):
+            blob = Blob.of(raw, base)
+            put_blobs(conn, [blob])
+            base, raw = Base(blob.sha256, raw, 0), raw + f" line {n}".encode()
+    assert rows(store)[blob.sha256].codec == DELTA_CODEC
+    with store.engine.connect() as conn, pytest.raises(StoreError, match="no keyframe"):
+        get_blob(conn, blob.sha256)

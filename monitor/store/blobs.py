@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import zstandard
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, literal, select
 from sqlalchemy.engine import Connection, RootTransaction
 
 from monitor.errors import StoreError
@@ -107,31 +107,52 @@ def get_blob(conn: Connection, sha256: str) -> bytes:
     return get_base(conn, sha256).raw
 
 
-_SELECT_BLOB = select(blobs.c.codec, blobs.c.base, blobs.c.data).where(blobs.c.sha256 == bindparam("key"))
+# A chain longer than this cannot have been written (MAX_DEPTH is far smaller): a tampered row, whose
+# read must end with an error rather than loop.
+CHAIN_LIMIT = 64
+
+
+def _chain_query() -> Select[str, str, str | None, bytes, int]:
+    """A blob's row and the rows of its bases, nearest first: a chain in one query, not one per delta
+    (each is a round trip to PostgreSQL)."""
+    first = (select(blobs.c.sha256, blobs.c.codec, blobs.c.base, blobs.c.data, literal(0).label("hop"))
+             .where(blobs.c.sha256 == bindparam("key")).cte("chain", recursive=True))
+    chain = first.union_all(
+        select(blobs.c.sha256, blobs.c.codec, blobs.c.base, blobs.c.data, first.c.hop + 1)
+        .join(first, blobs.c.sha256 == first.c.base)
+        .where(first.c.codec == DELTA_CODEC, first.c.hop < CHAIN_LIMIT))
+    return select(chain.c.sha256, chain.c.codec, chain.c.base, chain.c.data, chain.c.hop).order_by(chain.c.hop)
+
+
+_CHAIN = _chain_query()
 
 
 def get_base(conn: Connection, sha256: str) -> Base:
     """A blob decompressed, with its depth: each blob of its chain is verified against its own key."""
     cache = _cache(conn)
+    below = cache.get(sha256) if cache is not None else None
+    if below is not None:
+        return below
+    rows = {key: (codec, base, bytes(data)) for key, codec, base, data, _ in conn.execute(_CHAIN, {"key": sha256})}
     # Walk down from the wanted blob to a keyframe (or a blob decompressed earlier in this transaction),
     # then decompress back up, each delta with the blob below it as its dictionary.
     chain: list[tuple[str, str, bytes]] = []
-    below: Base | None = None
     key: str | None = sha256
     while key is not None:
         below = cache.get(key) if cache is not None else None
         if below is not None:
             break
-        row = conn.execute(_SELECT_BLOB, {"key": key}).first()
-        if row is None:
+        if key not in rows:
+            if len(chain) >= CHAIN_LIMIT:
+                raise StoreError(f"blob {sha256} is corrupt: its chain of deltas has no keyframe")
             named = f"blob {key}, the base of blob {chain[-1][0]}," if chain else f"blob {key}"
             raise StoreError(f"{named} is missing from the store")
-        codec, base, data = row
+        codec, base, data = rows[key]
         if codec not in (CODEC, DELTA_CODEC):
             raise StoreError(f"blob {key} uses codec {codec!r}, which this version of newsmon cannot read")
         if codec == DELTA_CODEC and (base is None or base == key or any(base == k for k, _, _ in chain)):
             raise StoreError(f"blob {key} is corrupt: its chain of deltas has no keyframe")
-        chain.append((key, codec, bytes(data)))
+        chain.append((key, codec, data))
         key = base if codec == DELTA_CODEC else None
     for key, codec, data in reversed(chain):
         if codec == DELTA_CODEC and below is not None:   # a delta always has the blob below it
