@@ -251,13 +251,20 @@ def integrity(database: Path) -> str:
         return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
 
 
-def blob(conn: Connection, key: str) -> bytes:
+def blob(conn: Connection, key: str, depth: int = 0) -> bytes:
     """A blob's bytes, which must exist and hash to their key (blobs are keyed by the sha256 of the
-    uncompressed bytes, see monitor/store/blobs.py)."""
-    row = conn.execute(select(blobs.c.codec, blobs.c.data).where(blobs.c.sha256 == key)).first()
+    uncompressed bytes, see monitor/store/blobs.py). A "zstd-delta" blob is zstd with its base blob's
+    bytes as a raw-content dictionary; chains of deltas are at most 8 long."""
+    row = conn.execute(select(blobs.c.codec, blobs.c.base, blobs.c.data).where(blobs.c.sha256 == key)).first()
     assert row is not None, f"blob {key} is missing"
-    assert row.codec == "zstd"
-    raw = zstandard.ZstdDecompressor().decompress(row.data)
+    assert row.codec in ("zstd", "zstd-delta")
+    decompressor = zstandard.ZstdDecompressor()
+    if row.codec == "zstd-delta":
+        assert depth < 8, f"blob {key} ends a chain of more than 8 deltas"
+        base = blob(conn, row.base, depth + 1)
+        decompressor = zstandard.ZstdDecompressor(
+            dict_data=zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT))
+    raw = decompressor.decompress(row.data)
     assert hashlib.sha256(raw).hexdigest() == key, f"blob {key} does not match its key"
     return raw
 
@@ -543,6 +550,11 @@ def test_a_store_that_cannot_grow_fails_each_article_and_recovers(
         assert {e.event for e in check_articles(config, store, targets)} == {"new"}
 
     site.generation = 1
+    # Each page of this generation carries 12 kB of incompressible noise, so that its version needs new
+    # pages: a small revision alone is stored as a delta of a few dozen bytes, which fits in free space.
+    for n in range(site.count):
+        noise = random.Random(n).randbytes(6000).hex().encode()
+        site._pages[(n, 1)] = article_page(n, 1).replace(b"</body>", b"<!-- " + noise + b" --></body>")
     with open_store(config.storage_url()) as store:
         @sqlalchemy_event.listens_for(store.engine, "connect")
         def no_growth(dbapi_conn: sqlite3.Connection, _record: object) -> None:
