@@ -661,3 +661,30 @@ def test_a_batch_of_plain_checks_is_written_like_one_record_each(store: Store) -
     assert states["https://a.example/2"].last_checked == later
     assert [c.outcome for c in store.checks("https://a.example/1")] == ["error", "error", "new"]
     assert [c.outcome for c in store.checks("https://a.example/2")] == ["unchanged", "new"]
+
+
+def test_opening_waits_for_a_writer_when_the_schema_needs_a_table(tmp_path: Path) -> None:
+    """A command started while the daemon writes (status, history) may have to add a table; it waits for
+    the writer instead of failing with "database is locked"."""
+    import sqlite3 as sqlite
+    import threading
+    import time as clock
+
+    import monitor.store.scheduling  # noqa: F401  (its tables are part of the schema)
+
+    path = tmp_path / "newsmon.db"
+    open_store(f"sqlite:///{path}").close()
+    with sqlite.connect(path) as conn:
+        conn.execute("DROP TABLE feed_state")                  # as a database from before that table was
+    writer = sqlite.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO sources (name) VALUES ('busy')")
+    release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    release.start()
+    began = clock.monotonic()
+    with open_store(f"sqlite:///{path}") as store:
+        assert clock.monotonic() - began >= 0.4                # it waited for the writer ...
+        with store.engine.connect() as conn:                   # ... and then added the table
+            assert conn.execute(text("SELECT count(*) FROM feed_state")).scalar() == 0
+    release.join()
+    writer.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from monitor.errors import StoreError
@@ -48,8 +48,7 @@ def open_engine(url: str) -> Engine:
         raise StoreError(f"{describe(parsed)}: unsupported database; use sqlite:///PATH or "
                          "postgresql+psycopg://USER@HOST/DB")
     try:
-        with engine.begin() as conn:
-            _prepare_schema(conn, where)
+        _prepare(engine, where)
     except StoreError:
         engine.dispose()
         raise
@@ -58,6 +57,23 @@ def open_engine(url: str) -> Engine:
         reason = getattr(exc, "orig", None) or exc
         raise StoreError(f"{where}: cannot open the store: {reason}{_full_disk_note(where)}") from exc
     return engine
+
+
+def _prepare(engine: Engine, where: str) -> None:
+    """Verify (and create or upgrade) the schema. Usually only reads; when a table or column must be added
+    while another process writes (the daemon), a SQLite read transaction cannot take the write lock (it
+    fails at once, "database is locked"), so it is done again holding the write lock from BEGIN, which
+    waits for the other writer (busy_timeout)."""
+    try:
+        with engine.begin() as conn:
+            _prepare_schema(conn, where)
+    except OperationalError as exc:
+        if engine.dialect.name != "sqlite" or "locked" not in str(exc):
+            raise
+        with engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                _prepare_schema(conn, where)
 
 
 # Below this many free bytes, a failure to open or create a SQLite file is most likely the full disk.
