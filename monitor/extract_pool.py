@@ -77,6 +77,8 @@ class Extractor:
             except BrokenProcessPool:
                 self._give_up_pool()
                 found = _extract(html, url, charset, selector, exclude)
+            except RuntimeError:       # the pool was shut down (the daemon stopping): finish here
+                found = _extract(html, url, charset, selector, exclude)
         else:
             found = _extract(html, url, charset, selector, exclude)
         if isinstance(found, str):
