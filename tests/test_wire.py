@@ -26,6 +26,7 @@ class RawServer:
         self.connections = 0
         self.requests: list[bytes] = []
         self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.2)           # set here: the test may close the socket before the thread runs
         self.port = self._socket.getsockname()[1]
         self._stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -34,7 +35,6 @@ class RawServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def _accept(self) -> None:
-        self._socket.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 conn, _ = self._socket.accept()
