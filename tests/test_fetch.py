@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import brotli  # type: ignore[import-untyped]
 import pytest
 from pytest_httpserver import HTTPServer
+from raw_server import RawServer
 from werkzeug import Request, Response
 
 from monitor.errors import (
@@ -55,60 +56,6 @@ def fetcher() -> Iterator[Fetcher]:
 
 def mock_fetcher(handler: Callable[[MockRequest], MockReply], **overrides: float) -> Fetcher:
     return Fetcher(settings(**overrides), MockPool(handler))
-
-
-class RawServer:
-    """A loopback server whose replies are written byte by byte, for what werkzeug will not send:
-    slow drips, stalls, short bodies, hand-made chunked encoding, TLS with a self-signed cert."""
-
-    def __init__(self, respond: Callable[[socket.socket, threading.Event], None],
-                 tls: ssl.SSLContext | None = None) -> None:
-        self.respond = respond
-        self.tls = tls
-        self.stop = threading.Event()
-        self.connections = 0
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)        # so the accept loop notices self.stop
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}/"
-
-    def __enter__(self) -> RawServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            if self.tls:
-                conn = self.tls.wrap_socket(conn, server_side=True)
-            request = b""
-            while b"\r\n\r\n" not in request:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                request += data
-            self.respond(conn, self.stop)
-        except OSError:
-            pass                           # the client hung up, as the tests intend
-        finally:
-            conn.close()
 
 
 HTML_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"

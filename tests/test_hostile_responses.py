@@ -27,16 +27,16 @@ import ssl
 import struct
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import brotli  # type: ignore[import-untyped]
 import pytest
+from raw_server import RawServer
 
 from monitor.config import load_config
 from monitor.demo.site import load_seed, render_article_page
@@ -61,55 +61,18 @@ ARTICLE = render_article_page(load_seed()).encode()
 Handler = Callable[[socket.socket], None]
 
 
-@dataclass
-class Server:
+class Server(RawServer):
     """Answers each request by path with a handler that writes raw bytes, then closes the connection."""
 
-    routes: dict[str, Handler]
-    tls: ssl.SSLContext | None = None
-    sent: dict[str, int] = field(default_factory=dict)    # body bytes written, for streaming handlers
+    def __init__(self, routes: dict[str, Handler], tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls=tls)
+        self.routes = routes
+        self.sent: dict[str, int] = {}     # body bytes written, for streaming handlers
+        self.start()
 
-    def __post_init__(self) -> None:
-        self.stop = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)       # so the accept loop notices self.stop
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            if self.tls:
-                conn = self.tls.wrap_socket(conn, server_side=True)
-            request = b""
-            while b"\r\n\r\n" not in request:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                request += data
-            path = request.split(b" ", 2)[1].decode()
-            self.routes.get(path, not_found)(conn)
-        except OSError:
-            pass                         # the client hung up (or refused our certificate), as intended
-        finally:
-            conn.close()
+    def answer(self, conn: socket.socket, request: bytes) -> None:
+        path = request.split(b" ", 2)[1].decode()
+        self.routes.get(path, not_found)(conn)
 
 
 def head(status: str = "200 OK", content_type: str | None = "text/html; charset=utf-8",
@@ -261,10 +224,10 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """An ordinary check of one article, for the memory and time figures to compare with."""
     server = Server({"/story": page(ARTICLE)})
     try:
-        run = check(write_config(tmp_path_factory.mktemp("baseline"), [server.url("/story")]))
+        run = check(write_config(tmp_path_factory.mktemp("baseline"), [server.url_for("/story")]))
     finally:
         server.close()
-    assert run.events[server.url("/story")]["event"] == "new", run.stderr
+    assert run.events[server.url_for("/story")]["event"] == "new", run.stderr
     print(f"\nbaseline: {run.seconds:.1f} s, peak RSS {run.peak_rss / MiB:.0f} MiB")
     return run
 
@@ -379,16 +342,16 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun]:
     routes["/2gb-without-length"] = stream(main, "/2gb-without-length", HUGE, declare_length=False)
     slow = Server({"/drip": drip})
     servers = [main, slow]
-    urls = {path: main.url(path) for path in [*HOSTILE, *MISDECLARED]}
-    urls[DRIP] = slow.url("/drip")
+    urls = {path: main.url_for(path) for path in [*HOSTILE, *MISDECLARED]}
+    urls[DRIP] = slow.url_for("/drip")
     urls[DNS] = "http://newsmon-test.invalid/story"
     if shutil.which("openssl"):
         secure = Server({"/story": page(ARTICLE)}, tls=self_signed_context(folder))
         servers.append(secure)
-        urls[TLS] = secure.url("/story")
+        urls[TLS] = secure.url_for("/story")
     # The normal article last, on the same host as most hostile URLs: that host's earlier failures
     # must not stop it.
-    urls["normal"] = main.url("/story")
+    urls["normal"] = main.url_for("/story")
     config = write_config(folder, list(urls.values()))
     try:
         first = check(config)
@@ -495,7 +458,7 @@ def test_a_hostile_size_is_stored_or_refused_in_bounded_time(tmp_path: Path, bas
     make, error = SIZES[case]
     body = make()
     server = Server({"/big": page(body), "/story": page(ARTICLE)})
-    big, normal = server.url("/big"), server.url("/story")
+    big, normal = server.url_for("/big"), server.url_for("/story")
     config = write_config(tmp_path, [big, normal])
     try:
         run = check(config)
