@@ -125,6 +125,11 @@ class Fetcher:
         if not parts.hostname:
             raise FetchError(url, "the URL has no host name")
 
+    def peer_check(self, url: str) -> Callable[[str], None] | None:
+        """What to check of the address a connection for ``url`` reaches (None: nothing). Subclasses that
+        refuse private addresses check the connected address too (``GuardedFetcher``)."""
+        return None
+
     def fetch(self, url: str, validators: Validators = Validators(), *,  # noqa: B008
               kind: ContentKind = HTML, check_url: Callable[[str], None] | None = None) -> FetchResult:
         """Fetch ``url`` and follow redirects; conditional when ``validators`` hold an ETag or date.
@@ -197,7 +202,7 @@ class Fetcher:
         if cookie:
             headers["Cookie"] = cookie
         try:
-            return self._pool.get(url, headers, timeouts), remaining
+            return self._pool.get(url, headers, timeouts, peer_check=self.peer_check(url)), remaining
         except wire.WireError as exc:
             raise self._wire_error(url, exc, remaining, reading_body=False) from exc
 

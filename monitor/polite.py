@@ -24,6 +24,7 @@ for the host's turn never eats into the request's total deadline. A turn ends wh
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import threading
@@ -42,6 +43,7 @@ from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import FetchResult, Validators
 from monitor.politeness import HostHealth, fetch_with_retries, is_transient, retry_after_seconds
 from monitor.robots import RobotsCache, RobotsFetcher, fetcher_robots
+from monitor.urls import AddressPolicy
 from monitor.wire import WirePool
 
 __all__ = ["CANCELLED", "Guard", "GuardedFetcher", "HostGate", "PoliteFetcher", "host_key", "pacing_margin"]
@@ -145,6 +147,16 @@ class GuardedFetcher(Fetcher):
             yield hop
         finally:
             self._local.hop = previous
+
+    def peer_check(self, url: str) -> Callable[[str], None] | None:
+        """The current fetch's address policy, applied to the address each connection reached: the name
+        may resolve to a private address when connecting although it resolved to a public one when the
+        guard looked (DNS rebinding)."""
+        hop: _Hop | None = getattr(self._local, "hop", None)
+        guard = hop.guard if hop is not None else None
+        if isinstance(guard, AddressPolicy):
+            return functools.partial(guard.check_peer, url)
+        return None
 
     def check_url(self, url: str) -> None:
         super().check_url(url)

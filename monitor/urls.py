@@ -274,8 +274,9 @@ class AddressPolicy:
 
     ``check(url)`` returns None for an acceptable URL and raises ``FetchError`` otherwise (a
     ``NetworkError`` when the name cannot be resolved). The check and the connection resolve the name
-    separately, so a DNS server answering differently the second time (rebinding) is not stopped here;
-    that needs a transport connecting to the checked address.
+    separately, so a DNS server answering differently the second time (rebinding) would get past it:
+    ``check_peer`` closes that gap, called by the fetcher with the address the connection actually
+    reached, before anything is sent (``monitor.wire.Pool.get``'s ``peer_check``).
     """
 
     def __init__(self, allow_private: bool = False, resolver: Resolver = socket.getaddrinfo) -> None:
@@ -313,6 +314,20 @@ class AddressPolicy:
             if kind:
                 raise FetchError(url, f"refusing a {kind} address ({_show(address)}, resolved from {host}) {hint}")
 
+    def check_peer(self, url: str, address: str) -> None:
+        """Refuse a connection that reached a non-public ``address`` (the peer's IP), whatever the name
+        resolved to when ``check`` looked."""
+        if self.allow_private:
+            return
+        try:
+            peer = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            raise FetchError(url, f"the connection reached an invalid address {address!r}") from None
+        kind = _classify(peer)
+        if kind:
+            raise FetchError(url, f"refusing a {kind} address ({_show(peer)}) that the connection reached (the "
+                                  "name resolved to another address when it was checked: DNS rebinding?)")
+
     def _resolve(self, url: str, host: str, port: int) -> list[IPAddress]:
         try:
             infos = self.resolver(host, port, type=socket.SOCK_STREAM)
@@ -330,7 +345,7 @@ class AddressPolicy:
         return addresses
 
 
-def guard_for(allow_private: bool, resolver: Resolver = socket.getaddrinfo) -> Callable[[str], None]:
+def guard_for(allow_private: bool, resolver: Resolver = socket.getaddrinfo) -> AddressPolicy:
     """A per-hop check for discovered URLs, to run after ``Fetcher.check_url`` on every hop.
 
     ``Fetcher.check_url(url) -> None`` raises ``FetchError`` to stop a fetch before any request to
@@ -341,4 +356,4 @@ def guard_for(allow_private: bool, resolver: Resolver = socket.getaddrinfo) -> C
                 super().check_url(url)
                 guard(url)
     """
-    return AddressPolicy(allow_private, resolver).check
+    return AddressPolicy(allow_private, resolver)

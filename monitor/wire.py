@@ -179,7 +179,8 @@ class WireResponse(Protocol):
 class WirePool(Protocol):
     """Where the fetcher sends its GETs: a ``Pool``, or a ``MockPool`` in tests."""
 
-    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts) -> WireResponse: ...
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts,
+            peer_check: Callable[[str], None] | None = None) -> WireResponse: ...
 
     def close(self) -> None: ...
 
@@ -271,8 +272,13 @@ class Pool:
                     self._ssl_context = self._ssl_given or _default_context()
         return self._ssl_context
 
-    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts) -> Response:
-        """Send a GET for ``url`` (http or https) and return the response once its headers are read."""
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts,
+            peer_check: Callable[[str], None] | None = None) -> Response:
+        """Send a GET for ``url`` (http or https) and return the response once its headers are read.
+
+        ``peer_check`` is given the IP address the connection reached, before anything is sent on it, and
+        raises to refuse it (an untrusted URL whose name resolved to a private address this time). It is
+        not called through a proxy, whose address says nothing of the server's."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
@@ -291,14 +297,27 @@ class Pool:
         proxy = self._proxy_for(scheme, host)
         if proxy is not None and scheme == "http":
             target = url                   # a plain HTTP proxy is sent the absolute URL
+        check = peer_check if proxy is None else None
         reused = self._take(key)
         if reused is not None:
+            self._check_peer(key, reused, check)
             try:
                 return self._send(reused, key, url, target, host, port, headers, timeouts)
             except ProtocolError:
                 pass                       # the server closed the idle connection meanwhile: a fresh one
         connection = self._connect(key, proxy, timeouts)
+        self._check_peer(key, connection, check)
         return self._send(connection, key, url, target, host, port, headers, timeouts)
+
+    def _check_peer(self, key: _Key, connection: http.client.HTTPConnection,
+                    check: Callable[[str], None] | None) -> None:
+        if check is None or connection.sock is None:
+            return
+        try:
+            check(str(connection.sock.getpeername()[0]))
+        except BaseException:
+            self._release(key, connection)     # unused: still good for a URL allowed to go there
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -495,7 +514,8 @@ class MockPool:
     def __init__(self, handler: Callable[[MockRequest], MockReply]) -> None:
         self.handler = handler
 
-    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts) -> StaticResponse:
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts,
+            peer_check: Callable[[str], None] | None = None) -> StaticResponse:
         return StaticResponse(url, self.handler(MockRequest(url, dict(headers))))
 
     def close(self) -> None:

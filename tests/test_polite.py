@@ -284,3 +284,40 @@ def test_spacing_counts_from_the_end_of_a_slow_response(server: Server, polite: 
         t.join()
     assert server.paths() == ["/robots.txt", "/slow", "/fast"]
     assert server.gaps()[-1] >= 0.4 + 0.3           # the response time, then the delay
+
+
+def test_a_name_that_rebinds_to_a_private_address_is_refused_at_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard resolves rebind.example to a public address; the connection, resolving again, reaches
+    loopback (DNS rebinding). The address the connection reached is checked before anything is sent."""
+    import socket
+
+    from monitor.polite import _Hop
+    from monitor.urls import AddressPolicy
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    real = socket.getaddrinfo
+
+    def rebinding(host: str, *args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
+        return real("127.0.0.1" if host == "rebind.example" else host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    policy = AddressPolicy(resolver=lambda host, port, **kw: [(2, 1, 6, "", ("93.184.216.34", port))])
+    fetcher = GuardedFetcher(FetchSettings(user_agent="newsmon/0.1 (+x)", total_timeout=5))
+    url = f"http://rebind.example:{port}/story"
+    try:
+        with fetcher, fetcher.hops(_Hop(guard=policy, pace=lambda url: None)), \
+                pytest.raises(FetchError, match="DNS rebinding") as info:
+            fetcher.fetch(url)
+        assert "refusing a loopback address (127.0.0.1)" in info.value.reason
+        listener.settimeout(0.2)
+        conn, _ = listener.accept()                  # it connected (that is how it learnt the address) ...
+        conn.settimeout(0.2)
+        try:
+            received = conn.recv(1024)               # ... but sent nothing: end of stream, or silence
+        except TimeoutError:
+            received = b""
+        assert received == b""
+        conn.close()
+    finally:
+        listener.close()

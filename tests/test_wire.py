@@ -219,3 +219,22 @@ def test_headers_dripped_past_the_deadline_are_cut_off() -> None:
         Pool(proxies={}).get(f"http://127.0.0.1:{port}/", {}, Timeouts(connect=2, read=2, deadline=began + 0.6))
     assert time.monotonic() - began < 1.2
     listener.close()
+
+
+def test_a_refused_peer_gets_no_request_and_the_connection_stays_usable(serve: Callable[..., RawServer]) -> None:
+    server = serve(lambda request, n: ok(b"fine"))
+    pool = Pool(proxies={})
+    seen: list[str] = []
+
+    def refuse(address: str) -> None:
+        seen.append(address)
+        raise RuntimeError(f"refusing {address}")
+
+    with pytest.raises(RuntimeError, match="refusing 127.0.0.1"):
+        pool.get(server.url(), {}, FAST, peer_check=refuse)
+    assert seen == ["127.0.0.1"] and server.requests == []
+    assert read_all(pool, server.url()) == (200, b"fine")           # a trusted URL may use it
+    assert server.connections == 1
+    with pytest.raises(RuntimeError):                                 # a kept-alive connection is checked too
+        pool.get(server.url(), {}, FAST, peer_check=refuse)
+    assert len(server.requests) == 1
