@@ -91,7 +91,7 @@ class FetchSettings:
 class Fetcher:
     """Fetches pages over one ``wire.Pool``; safe to call ``fetch`` from many threads at once.
 
-    ``pool`` replaces the network (a ``wire.MockPool`` in tests)."""
+    ``pool`` replaces the network (a ``wire_mock.MockPool`` in tests)."""
 
     def __init__(self, settings: FetchSettings, pool: wire.WirePool | None = None) -> None:
         self.settings = settings

@@ -24,15 +24,13 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
-__all__ = ["ConnectError", "DeadlineExceeded", "Headers", "MockPool", "MockReply", "MockRequest", "Pool",
-           "ProtocolError", "ReadTimeout", "Response", "StaticResponse", "Timeouts", "WireError", "WirePool",
-           "WireResponse", "WireTimeout"]
+__all__ = ["ConnectError", "DeadlineExceeded", "Headers", "Pool", "ProtocolError", "ReadTimeout", "Response",
+           "Timeouts", "WireError", "WirePool", "WireResponse", "WireTimeout"]
 
 MAX_IDLE_PER_HOST = 4        # kept-alive connections per host; the checks take one at a time per host
 
@@ -454,69 +452,3 @@ def _connect_message(host: str, port: int, exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused by {where}"
     return f"could not connect to {where}: {_describe(exc)}"
-
-
-# -- for tests: a pool whose answers are made by a function, as httpx's MockTransport -------------------
-
-@dataclass(frozen=True)
-class MockRequest:
-    url: str
-    headers: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class MockReply:
-    """What a ``MockPool`` handler answers: a status, headers, and a body in one or more pieces."""
-
-    status: int = 200
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] = ()
-    body: bytes | Iterable[bytes] = b""
-
-
-class StaticResponse:
-    """A response made from a ``MockReply``, read like a ``Response``."""
-
-    def __init__(self, url: str, reply: MockReply) -> None:
-        self.url = url
-        self.status = reply.status
-        try:
-            self.reason = HTTPStatus(reply.status).phrase
-        except ValueError:
-            self.reason = ""
-        items = reply.headers.items() if isinstance(reply.headers, Mapping) else reply.headers
-        self.headers = Headers(items)
-        self._body = reply.body
-        self._pieces: Iterator[bytes] | None = None     # the body is looked at only when it is read
-        self._rest = b""
-        self.closed = False
-
-    def read(self, amount: int = 64 * 1024) -> bytes:
-        if self._pieces is None:
-            self._pieces = iter([self._body] if isinstance(self._body, bytes) else self._body)
-        while not self.closed:
-            piece = self._rest or next(self._pieces, None)
-            if piece is None:
-                break
-            piece, self._rest = piece[:amount], piece[amount:]
-            if piece:
-                return piece
-        self.closed = True
-        return b""
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class MockPool:
-    """A ``Pool`` that sends nothing: ``handler(MockRequest)`` makes each answer (it may raise a
-    ``WireError`` to act out a network failure). For tests."""
-
-    def __init__(self, handler: Callable[[MockRequest], MockReply]) -> None:
-        self.handler = handler
-
-    def get(self, url: str, headers: Mapping[str, str], timeouts: Timeouts,
-            peer_check: Callable[[str], None] | None = None) -> StaticResponse:
-        return StaticResponse(url, self.handler(MockRequest(url, dict(headers))))
-
-    def close(self) -> None:
-        pass

@@ -1,4 +1,4 @@
-"""Fetcher against loopback servers (pytest-httpserver, raw sockets) and wire.MockPool."""
+"""Fetcher against loopback servers (pytest-httpserver, raw sockets) and wire_mock.MockPool."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from monitor.errors import (
 )
 from monitor.fetch import ACCEPT, ACCEPT_ENCODING, Fetcher, FetchSettings, user_agent
 from monitor.models import Validators
-from monitor.wire import MockPool, MockReply, MockRequest
+from monitor.wire_mock import MockPool, MockReply, MockRequest
 
 UA = user_agent("https://newsmon.example/contact")
 MiB = 1024 * 1024

@@ -18,7 +18,7 @@ from monitor.fetch import FetchSettings
 from monitor.models import Validators
 from monitor.polite import GuardedFetcher, PoliteFetcher, host_key, pacing_margin
 from monitor.urls import guard_for
-from monitor.wire import MockPool, MockReply, MockRequest
+from monitor.wire_mock import MockPool, MockReply, MockRequest
 
 PAGE = "<html><body><article><p>Some article text.</p></article></body></html>"
 

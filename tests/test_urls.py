@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from monitor.errors import FetchError, NetworkError, UnsupportedScheme
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.urls import AddressPolicy, canonicalize, guard_for, is_public_address, registrable_domain, same_site
-from monitor.wire import MockPool, MockReply, MockRequest
+from monitor.wire_mock import MockPool, MockReply, MockRequest
 
 # --- canonicalize ----------------------------------------------------------------------------------
 
