@@ -688,3 +688,26 @@ def test_opening_waits_for_a_writer_when_the_schema_needs_a_table(tmp_path: Path
             assert conn.execute(text("SELECT count(*) FROM feed_state")).scalar() == 0
     release.join()
     writer.close()
+
+
+def test_a_source_added_by_a_failed_transaction_is_not_remembered(store: Store,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.store.store as store_module
+
+    real_write = Store._write
+    calls = []
+
+    def failing_second(self: Store, conn: Any, prepared: Any, source_ids: dict[str, int]) -> int | None:
+        calls.append(prepared.item.url)
+        if len(calls) == 2:
+            raise store_module.SQLAlchemyError("disk full, say")
+        return real_write(self, conn, prepared, source_ids)
+
+    monkeypatch.setattr(Store, "_write", failing_second)
+    item = RecordItem("https://new.example/1", "fresh source", CheckRecord(T0, "error", 500, error="HTTP 500"))
+    with pytest.raises(StoreError):
+        store.record_many([item, RecordItem("https://new.example/2", "fresh source", item.check)])
+    monkeypatch.setattr(Store, "_write", real_write)
+    # The source row was rolled back with the transaction: its id must not be used again.
+    store.record("https://new.example/3", "fresh source", CheckRecord(T0, "error", 500, error="HTTP 500"))
+    assert [s.url for s in store.articles("fresh source")] == ["https://new.example/3"]

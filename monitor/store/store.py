@@ -50,6 +50,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._closed = False
+        # Source name -> id, of committed rows only (sources are never deleted): a cycle of many small
+        # writes need not insert-or-select its sources in every transaction.
+        self._source_ids: dict[str, int] = {}
 
     @property
     def engine(self) -> Engine:
@@ -95,7 +98,7 @@ class Store:
             return []
         bases = self._bases([item.url for item in items if item.new_version is not None])
         prepared = [_prepare(item, bases.get(item.url)) for item in items]
-        source_ids: dict[str, int] = {}
+        source_ids = dict(self._source_ids)       # ids this transaction adds are kept once it commits
         numbers: list[int | None] = [None] * len(prepared)
         with self._transaction("record checks", write=True) as conn:
             plain = [i for i, p in enumerate(prepared) if p.item.new_version is None and not p.item.line_keys]
@@ -108,6 +111,7 @@ class Store:
             for i, p in enumerate(prepared):
                 if i not in in_bulk:
                     numbers[i] = self._write(conn, p, source_ids)
+        self._source_ids = source_ids
         return numbers
 
     def _write(self, conn: Connection, prepared: _Prepared, source_ids: dict[str, int]) -> int | None:
