@@ -18,6 +18,7 @@ Event rules (the contract):
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 # cycle of unchanged articles (304s, identical bodies) never needs them, and they cost 60 ms to import.
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("monitor.check")
 
 
 class PageFetcher(Protocol):
@@ -292,6 +294,16 @@ class ArticleChecker:
             items, self._unwritten = self._unwritten, []
             self.store.record_many(items)
 
+    def _flush_at_end(self) -> None:
+        # The events of these checks are out already; a store that fails now (a full disk) loses only the
+        # record that they were made, which the next run makes again. Said, never a crash.
+        count = len(self._unwritten)
+        try:
+            self.flush()
+        except MonitorError as exc:
+            log.warning("%s; %d unchanged or failed checks were not recorded (they are checked again next "
+                        "time)", exc, count)
+
     def _run_boilerplate(self, source: str) -> RunBoilerplate:
         """The source's boilerplate: read from the store at its first article (of a ``newsmon check`` run),
         then again when BOILERPLATE_REFRESH has passed (a daemon), never once per article."""
@@ -319,7 +331,7 @@ class ArticleChecker:
             ):
                 yield self._checked(target, fetched, exc, states.get(target.url))
         finally:
-            self.flush()          # also when the caller stops early: the checks made are kept
+            self._flush_at_end()      # also when the caller stops early: the checks made are kept
 
     def _checked(self, target: ArticleTarget, fetched: Fetched | None, exc: BaseException | None,
                  state: ArticleState | None) -> CheckEvent:

@@ -304,3 +304,34 @@ def test_a_reused_checker_reads_the_boilerplate_once_per_refresh(site: Site, htt
             site.publish(f"/d/{n}", render_article_page(dispatch(n, TELEGRAM), variant=3))
         assert {e.event for e in checker.run(config.articles())} == {"unchanged"}
         assert reads == ["test", "test"]
+
+
+def test_unchanged_checks_are_written_in_batches_and_a_failing_last_write_is_a_warning(
+        site: Site, httpserver: HTTPServer, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from monitor.errors import StoreError
+
+    urls = [httpserver.url_for(f"/story/{n}") for n in range(3)]
+    for n in range(3):
+        site.publish(f"/story/{n}", render_article_page(load_seed(), variant=n))
+    config = make_config(tmp_path, urls)
+    assert {e.event for e in check_once(config, store).values()} == {"new"}
+    writes: list[int] = []
+    real = Store.record_many
+
+    def counting(self: Store, items: list) -> list:  # type: ignore[type-arg]
+        writes.append(len(items))
+        return real(self, items)
+
+    monkeypatch.setattr(Store, "record_many", counting)
+    assert {e.event for e in check_once(config, store).values()} == {"unchanged"}
+    assert writes == [3]                                   # three 304s, one transaction
+    assert all(len(store.checks(u)) == 2 for u in urls)
+
+    def failing(self: Store, items: list) -> list:  # type: ignore[type-arg]
+        raise StoreError("cannot record checks: database or disk is full")
+
+    monkeypatch.setattr(Store, "record_many", failing)
+    events = check_once(config, store)                     # the run ends; nothing raises
+    assert {e.event for e in events.values()} == {"unchanged"}
+    assert "3 unchanged or failed checks were not recorded" in caplog.text
