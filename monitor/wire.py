@@ -294,7 +294,7 @@ class Pool:
         target = _UNSAFE.sub(lambda m: quote(m.group(), safe=""), target)
         proxy = self._proxy_for(scheme, host)
         if proxy is not None and scheme == "http":
-            target = url                   # a plain HTTP proxy is sent the absolute URL
+            target = f"http://{_authority(host, port, 80)}{target}"   # a plain HTTP proxy gets the absolute URL
         check = peer_check if proxy is None else None
         reused = self._take(key)
         if reused is not None:
@@ -379,9 +379,7 @@ class Pool:
             connection.sock.settimeout(timeouts.read)
         try:
             connection.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
-            default_port = 443 if key[0] == "https" else 80
-            host_header = f"[{host}]" if ":" in host else host
-            connection.putheader("Host", host_header if port == default_port else f"{host_header}:{port}")
+            connection.putheader("Host", _authority(host, port, 443 if key[0] == "https" else 80))
             for name, value in headers.items():
                 connection.putheader(name, value)
             connection.endheaders()
@@ -425,6 +423,12 @@ def _default_context() -> ssl.SSLContext:
     except ImportError:
         return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())
+
+
+def _authority(host: str, port: int, default_port: int) -> str:
+    """``host[:port]`` as in a URL or a Host header: the port only when not the scheme's, IPv6 in brackets."""
+    name = f"[{host}]" if ":" in host else host
+    return name if port == default_port else f"{name}:{port}"
 
 
 def _ascii_host(host: str) -> str:
