@@ -191,6 +191,9 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
     keys: dict[str, frozenset[str]] = {}
     changes: list[Change] = []
     articles = rebuilt = 0
+    given: dict[str, dict[tuple[int, int], Diff]] = {}       # the check's diffs, by article
+    for (url, old, new), diff in (diffs or {}).items():
+        given.setdefault(url, {})[(old, new)] = diff
     for stamp in changed_article_stamps(store, since):
         if stamp.source not in keys:
             keys[stamp.source] = boilerplate_keys(store, stamp.source)
@@ -207,8 +210,7 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
         same_diffs = cached is not None and cached.boilerplate == signature
         known = {(c.previous_version, c.version): c.diff for c in cached.changes
                  if c.diff is not None and c.previous_version is not None} if same_diffs and cached else {}
-        if diffs:
-            known.update({(old, new): diff for (url, old, new), diff in diffs.items() if url == stamp.url})
+        known.update(given.get(stamp.url, {}))
         timeline = build_timeline(history, keys[stamp.source], known)
         _article_pages(write, timeline, _versions_to_write(timeline, out_dir, cached))
         cache.save(stamp, signature, timeline.changes)
