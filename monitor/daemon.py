@@ -183,7 +183,10 @@ class Daemon:
         from monitor.report.site import build_site  # jinja2 and the templates: only once there is a change
 
         try:
-            build_site(self.store, self.config.reports_dir(), since=None, generated_at=self.clock())
+            drawn = build_site(self.store, self.config.reports_dir(), since=None, generated_at=self.clock(),
+                               stop=self.stopping.is_set)
+            if not drawn.complete:
+                self._site_pending = True            # stopped halfway: the next start finishes it
         except Exception:
             log.exception("the report site in %s was not updated; it will be at the next change",
                           self.config.reports_dir())

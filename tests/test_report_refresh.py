@@ -181,3 +181,21 @@ def test_diffs_a_check_computed_are_drawn_as_given(store: Store, tmp_path: Path)
     page = next(p for p in (tmp_path / "site" / "articles").glob("*.html")
                 if "Story 0" in p.read_text(encoding="utf-8") and "-v" not in p.name)
     assert "A sentence only the check saw." in page.read_text(encoding="utf-8")
+
+
+def test_a_stop_request_ends_a_build_between_articles_and_the_next_build_finishes(store: Store,
+                                                                                 tmp_path: Path) -> None:
+    seed_store(store)
+    out = tmp_path / "site"
+    asked = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    halfway = build_site(store, out, since=None, generated_at=GENERATED, stop=stop_after_two)
+    assert not halfway.complete and halfway.rebuilt == 2 and not (out / "index.html").exists()
+    finished = build_site(store, out, since=None, generated_at=GENERATED)
+    assert finished.complete and finished.rebuilt == 1                     # the two drawn came from the cache
+    assert site_files(out) == site_files(build_site(store, tmp_path / "full", since=None, generated_at=GENERATED,
+                                                    rebuild=True).index.parent)

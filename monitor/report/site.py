@@ -58,6 +58,7 @@ class SiteReport:
     articles: int           # article pages
     written: int            # files written (the rest already held the same content)
     rebuilt: int = 0        # articles read and diffed again (the others came from the site's cache)
+    complete: bool = True   # False when a stop request ended the build early (lists not redrawn)
 
 
 # Where a rendered page goes: a file under the report folder, or (newsmon serve) a dict in memory.
@@ -178,13 +179,16 @@ def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime 
 
 
 def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime,
-               rebuild: bool = False, diffs: Mapping[tuple[str, int, int], Diff] | None = None) -> SiteReport:
+               rebuild: bool = False, diffs: Mapping[tuple[str, int, int], Diff] | None = None,
+               stop: Callable[[], bool] | None = None) -> SiteReport:
     """Bring the site in ``out_dir`` up to date with the store: changes at or after ``since`` (all when None).
 
     Only articles whose stamp moved since the last build (``site_cache``) are read and diffed again, and
     only their pages written; the lists and feeds are redrawn from every article's changes. ``rebuild``
     ignores the cache (the result is the same, only slower). ``diffs`` are diffs a check just computed,
     by (url, previous version, version): the site shows them rather than computing them again.
+    ``stop`` (the daemon stopping) ends the build between two articles, lists unwritten (``complete`` is
+    False): what was drawn is cached, and the next build does the rest.
     """
     write = _Writer(out_dir)
     cache = SiteCache(out_dir)
@@ -195,6 +199,9 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
     for (url, old, new), diff in (diffs or {}).items():
         given.setdefault(url, {})[(old, new)] = diff
     for stamp in changed_article_stamps(store, since):
+        if stop is not None and stop():
+            return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=articles,
+                              written=write.written, rebuilt=rebuilt, complete=False)
         if stamp.source not in keys:
             keys[stamp.source] = boilerplate_keys(store, stamp.source)
         signature = boilerplate_signature(keys[stamp.source])
