@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -76,7 +76,13 @@ _TABLES = [stories, story_members, ledger_versions, figure_occurrences]
 
 
 def ensure_tables(store: Store) -> None:
-    """Create the tables if the store was opened before this module was imported."""
+    """Create the tables if the store was opened before this module was imported. Looks first with a read:
+    the report and the listings call this on every run, and must neither wait for a writer (the daemon)
+    nor fail on a database they may only read."""
+    with transaction(store, "look for the story tables") as conn:
+        existing = set(inspect(conn).get_table_names())
+    if all(table.name in existing for table in _TABLES):
+        return
     with transaction(store, "create the story tables", write=True) as conn:
         metadata.create_all(conn, tables=_TABLES, checkfirst=True)
 
