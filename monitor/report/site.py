@@ -35,9 +35,9 @@ from .markdown import render_changes_markdown
 from .render import render
 from .site_cache import CachedArticle, SiteCache, boilerplate_signature
 from .stories_page import write_story_pages
-from .timeline import Change, Timeline, article_key, build_timeline, changes_since, sort_changes, source_slug
+from .timeline import Change, Timeline, article_key, build_timeline, sort_changes, source_slug
 
-__all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "write_site"]
+__all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site"]
 
 # Filter pages: (label, file, lowest significance shown). "all" is index.html itself.
 SIGNIFICANCE_PAGES: tuple[tuple[str, str, str], ...] = (
@@ -164,18 +164,6 @@ def _list_pages(write: PageWriter, changes: Sequence[Change], *, since: datetime
         write(f"sources/{slug}.json", changes_json(own))
         write(f"sources/{slug}.atom", changes_atom(own, title=f"newsmon: {name}",
                                                    feed_id=f"{FEED_ID}:source:{slug}", generated_at=generated_at))
-
-
-def write_site(timelines: Sequence[Timeline], out_dir: Path, *, since: datetime | None,
-               generated_at: datetime) -> SiteReport:
-    """Write the site for ``timelines`` (the articles with a change in the window) into ``out_dir``."""
-    write = _Writer(out_dir)
-    changes = changes_since(timelines, since)
-    _list_pages(write, changes, since=since, generated_at=generated_at)
-    for timeline in timelines:
-        _article_pages(write, timeline)
-    return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=len(timelines),
-                      written=write.written, rebuilt=len(timelines))
 
 
 def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime,
