@@ -9,6 +9,8 @@
     articles/<key>.html              one article: headline changes, figure charts, versions, every change
     articles/<key>-v<N>.html         one stored version's text
     stories.html, stories/<id>.html  multi-source stories: figures by source, charts over time (stories_page)
+    .newsmon-cache/<key>.json        each changed article's changes and stamp, so a build redraws only what
+                                     changed (site_cache)
 
 File names come from hashes (``timeline.article_key``, ``timeline.source_slug``), never from URLs or names
 as given: an article URL can hold ``../``, a source name can hold anything.
