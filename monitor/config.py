@@ -20,9 +20,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
-import difflib
 import logging
-import math
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -49,6 +47,20 @@ from pydantic import (  # noqa: E402
 )
 from pydantic_core import PydanticCustomError
 
+from monitor.config_values import (  # noqa: E402 (after the pydantic setting above)
+    _css,
+    _describe,
+    _did_you_mean,
+    _domain,
+    _http_url,
+    _notify_url,
+    _one_line,
+    _positive_duration,
+    _regex,
+    _significance,
+    parse_duration,
+    parse_size,
+)
 from monitor.errors import ConfigError
 
 __all__ = ["DEFAULT_USER_AGENT", "ArticleTarget", "Config", "NotifyTarget", "SourceConfig", "Timeouts",
@@ -59,165 +71,13 @@ logger = logging.getLogger("monitor.config")
 DEFAULT_USER_AGENT = "newsmon/0.1 (+https://github.com/newsmon/newsmon)"
 Loc = tuple[str | int, ...]
 
-# --- scalar parsers and validators -----------------------------------------------------------------
-
-_DURATION = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[smhd])+\s*")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*", re.IGNORECASE)
-_BYTES = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
-
-
-def _describe(value: object) -> str:
-    """A value as it was written in YAML, for the "got ..." of a message."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, dict | list):
-        return "a mapping" if isinstance(value, dict) else "a list"
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-MAX_DURATION = 36500 * 86400.0
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from ``90``, ``"90"``, ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"`` or ``"1h30m"``."""
-    expected = ("expected a duration such as 90 (seconds), '30s', '15m', '1h' or '1h30m', "
-                f"got {_describe(value)}")
-    if isinstance(value, bool):  # an int subclass, but `interval: yes` is a mistake, not one second
-        raise ValueError(expected)
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        try:
-            seconds = float(value)
-        except ValueError:
-            if not _DURATION.fullmatch(value):
-                raise ValueError(expected) from None
-            seconds = sum(float(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
-    else:
-        raise ValueError(expected)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(expected)
-    if seconds > MAX_DURATION:  # planned times must stay inside datetime's range (year 9999)
-        raise ValueError(f"expected a duration of at most 100 years ('36500d'), got {_describe(value)}")
-    return seconds
-
-
-def parse_size(value: object) -> int:
-    """Bytes from ``10485760``, ``"500kB"``, ``"2MB"`` (powers of 1000) or ``"10MiB"`` (powers of 1024)."""
-    expected = f"expected a size such as 10485760, '500kB', '2MB' or '10MiB', got {_describe(value)}"
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 and value % 1 == 0:
-        return int(value)
-    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(expected)
-    return round(float(match[1]) * _BYTES[(match[2] or "b").lower()])
-
-
-def _positive_duration(value: object) -> object:
-    if value is None:
-        return None
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"expected a duration greater than zero, got {_describe(value)}")
-    return seconds
-
-
-def _http_url(url: str) -> str:
-    url = url.strip()
-    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise ValueError(f"expected a URL without spaces, got {url!r}")
-    # Look for "://" before trusting urlsplit, which reads "localhost:8080/x" as scheme "localhost".
-    if "://" not in url:
-        raise ValueError(f"expected an absolute URL starting with https:// or http://, got {url!r}")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError as exc:
-        raise ValueError(f"invalid URL {url!r}: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(f"only http and https URLs are supported, got {url!r}")
-    if not parts.hostname:
-        raise ValueError(f"URL has no host name: {url!r}")
-    return url
-
-
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_SIGNIFICANCES = ("none", "low", "medium", "high")
-# Schemes that name files, scripts or transfers, never a notification service (apprise has none of them).
-_NOT_NOTIFICATION = frozenset({"file", "javascript", "vbscript", "data", "about", "blob", "view-source", "ftp",
-                               "ftps", "sftp", "scp", "ssh", "smb", "gopher", "ldap", "ldaps", "jar"})
-
-
-def _notify_url(url: str) -> str:
-    """An apprise URL (``slack://...``, ``mailto://...``) or a plain http(s) webhook."""
-    url = url.strip()
-    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise ValueError(f"expected a URL without spaces, got {url!r}")
-    if not _SCHEME.match(url):
-        raise ValueError("expected an apprise URL (slack://, discord://, tgram://, mailto://, ntfy://, "
-                         f"json://, ...) or an https:// webhook, got {url!r}")
-    if url.lower().startswith(("http://", "https://")):
-        return _http_url(url)
-    scheme = url.split(":", 1)[0].lower()
-    if scheme in _NOT_NOTIFICATION:
-        raise ValueError(f"{scheme}:// is not a notification service; expected an apprise URL (slack://, "
-                         f"discord://, tgram://, mailto://, ntfy://, json://, ...) or an https:// webhook, "
-                         f"got {url!r}")
-    return url
-
-
-def _significance(value: str) -> str:
-    if value not in _SIGNIFICANCES:
-        raise ValueError(f"expected one of {', '.join(_SIGNIFICANCES)}, got {value!r}"
-                         f"{_did_you_mean(value, _SIGNIFICANCES)}")
-    return value
-
-
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-    return pattern
-
-
-def _css(selector: str) -> str:
-    # soupsieve is the engine behind BeautifulSoup.select(): what compiles here works at extraction.
-    # Imported here: a tenth of a second at every start, and most configurations have no selector.
-    import soupsieve
-
-    try:
-        soupsieve.compile(selector)
-    except Exception as exc:  # SelectorSyntaxError, or ValueError for an empty selector
-        raise ValueError(f"invalid CSS selector {selector!r}: {str(exc).splitlines()[0]}") from None
-    return selector
-
-
-def _domain(name: str) -> str:
-    name = name.strip().lower().rstrip(".")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", name):
-        raise ValueError(f"expected a host name such as 'bbc.co.uk', got {name!r}")
-    return name
-
-
-def _one_line(text: str) -> str:
-    # user_agent goes into an HTTP header: a newline there would be header injection.
-    if not text.strip():
-        raise ValueError("must not be empty")
-    if any(ord(ch) < 32 for ch in text):
-        raise ValueError(f"expected one line of text, got {text!r}")
-    return text.strip()
-
-
+# Field types: the parsers of monitor.config_values, as pydantic sees them.
 PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
 OptionalDuration = Annotated[float | None, BeforeValidator(_positive_duration)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Line = Annotated[str, AfterValidator(_one_line)]
 Css = Annotated[str, AfterValidator(_css)]
+
 
 # --- models ----------------------------------------------------------------------------------------
 
@@ -421,9 +281,6 @@ def _line_of(root: Any, loc: Sequence[str | int]) -> int | None:
     return int(line)
 
 
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _unknown_key(key: object, section: Loc) -> str:
