@@ -48,6 +48,7 @@ from pydantic import (  # noqa: E402
 from pydantic_core import PydanticCustomError
 
 from monitor.config_values import (  # noqa: E402 (after the pydantic setting above)
+    MAX_DURATION,
     _css,
     _describe,
     _did_you_mean,
@@ -63,7 +64,7 @@ from monitor.config_values import (  # noqa: E402 (after the pydantic setting ab
 )
 from monitor.errors import ConfigError
 
-__all__ = ["DEFAULT_USER_AGENT", "ArticleTarget", "Config", "NotifyTarget", "SourceConfig", "Timeouts",
+__all__ = ["DEFAULT_USER_AGENT", "MAX_DURATION", "ArticleTarget", "Config", "NotifyTarget", "SourceConfig", "Timeouts",
            "load_config", "parse_config", "parse_duration", "parse_size"]
 
 logger = logging.getLogger("monitor.config")
