@@ -25,8 +25,8 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from bs4 import BeautifulSoup
 from lxml.etree import Comment, ErrorTypes, XPath, _Element
-from lxml.html import HtmlElement, fragment_fromstring
-from trafilatura.utils import HTML_PARSER, load_html
+from lxml.html import HtmlElement, HTMLParser, fragment_fromstring, fromstring
+from trafilatura.utils import is_dubious_html, repair_faulty_html
 
 from monitor.errors import ExtractionError
 from monitor.metadata import PageMetadata, collapse, line_key, read_metadata
@@ -246,20 +246,47 @@ _STANDFIRST_XPATH = XPath('(//article | //*[contains(@itemtype, "Article")])//*[
                           "self::div][starts-with(normalize-space(text()), $start)]")
 
 
-# trafilatura parses with one HTMLParser shared by every thread. lxml runs one parse at a time on it and
-# clears its error log when the next one starts: this lock keeps the log ours until it has been read.
-_PARSE_LOCK = threading.Lock()
+# trafilatura parses with one HTMLParser shared by every thread, and lxml keeps the errors of a parse in its
+# parser's error log, which the next parse on that parser (in any thread: trafilatura parses fragments while
+# it extracts) clears. Pages are parsed here as trafilatura's load_html does, but with a parser of this
+# thread's own, whose log no other thread can touch.
+_PARSERS = threading.local()
+
+
+def _parser() -> HTMLParser:
+    parser: HTMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
+                                              remove_comments=True, remove_pis=True)
+    return parser
 
 
 def _load(html: str) -> HtmlElement | None:
-    """trafilatura's parse of ``html`` (None when it is not HTML); ExtractionError at the parser's limits."""
-    with _PARSE_LOCK:
-        tree = load_html(html)
-        limits = [e for e in HTML_PARSER.error_log if e.type == ErrorTypes.ERR_RESOURCE_LIMIT]
+    """The page parsed as trafilatura's ``load_html`` parses it (None when it is not HTML);
+    ExtractionError at the parser's limits."""
+    beginning = html[:50].lower()
+    dubious = is_dubious_html(beginning)
+    html = repair_faulty_html(html, beginning)
+    parser = _parser()
+    tree: HtmlElement | None = None
+    try:
+        tree = fromstring(html, parser=parser)
+    except ValueError:                    # a str with an XML encoding declaration: lxml wants bytes
+        pass
+    except Exception:                     # lxml's own verdict on garbage; trafilatura returns None too
+        return None
+    if tree is None or len(tree) < 1:     # as load_html: a second try, from bytes
+        try:
+            tree = fromstring(html.encode("utf-8", "surrogatepass"), parser=parser)
+        except Exception:
+            return None
+    limits = [e for e in parser.error_log if e.type == ErrorTypes.ERR_RESOURCE_LIMIT]
     if limits:
         # libxml2 stops at its limits (256 levels of nesting; about 10,000,000 bytes of one text, tag or
         # comment) and returns what it read so far: stored, that would be an article silently cut short.
         raise ExtractionError(_parser_limit_reason(limits[0].message, limits[0].line))
+    if tree is not None and dubious and len(tree) < 2:
+        return None                       # trafilatura's test: not (well-formed) HTML at all
     if tree is not None:
         _check_elements(tree)
     return tree
