@@ -62,6 +62,11 @@ def report(
     target = out_dir if out_dir is not None else config.reports_dir()
     with opened_store(config) as store:
         try:
+            # The story pages show the story tables: group what is new first, as `newsmon stories` does
+            # (a check leaves that to the daemon or to these commands: it costs seconds for many articles).
+            from .stories import refresh_stories
+
+            refresh_stories(store, threshold=config.stories.threshold)
             site = build_site(store, target, since=cutoff, generated_at=now, rebuild=rebuild)
         except MonitorError as exc:
             fail(str(exc))

@@ -291,3 +291,18 @@ def test_similarity_separates_the_story_from_unrelated_news() -> None:
 def test_figures_are_not_terms() -> None:
     bag = terms("11,000 troops in Kursk", "At least 1,000 were killed in 2024.")
     assert set(bag) == {"troop", "kursk", "least", "killed"}
+
+
+def test_newsmon_report_draws_the_story_pages_after_a_check(site: Site, httpserver: HTTPServer,
+                                                           tmp_path: Path) -> None:
+    """`newsmon check` does not group (the daemon and these commands do); `newsmon report` groups what is
+    new before drawing, so its story pages are there without running `newsmon stories` first."""
+    config = write_config(tmp_path, httpserver)
+    publish_all(site)
+    cli("check", "-c", str(config))
+    cli("report", "-c", str(config))
+    listing = (tmp_path / "reports" / "stories.html").read_text(encoding="utf-8")
+    assert 'href="stories/' in listing
+    assert "Pyongyang sends more soldiers" in listing or "North Korea Sends More Troops" in listing
+    pages = list((tmp_path / "reports" / "stories").glob("*.html"))
+    assert len(pages) == 1 and "disagree" in pages[0].read_text(encoding="utf-8")
