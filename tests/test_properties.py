@@ -80,7 +80,7 @@ _TITLES = st.sampled_from(["At least 1,000 killed in Kursk", "At least 1,500 kil
 # never reordered. (With reordering the property does not hold: the anchors are difflib's greedy
 # longest-match blocks, not a longest common subsequence, so [B, A, C] -> [A, x, C, B] anchors A and C
 # one way and B the other, and which sentences are "moved", "changed" or "added" then depends on the
-# direction. See the report of issue #6.)
+# direction. Noted in docs/DESIGN.md as a known limit of the differ.)
 _SLOTS = [
     ["At least 1,000 troops were killed near Kursk.", "More than 1,500 troops were killed near Kursk.",
      "At least 1,500 troops were killed near Kursk."],
