@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
 from werkzeug import Request, Response
 
+from monitor.cli import app
 from monitor.demo.site import ArticleText, parse_article_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def cli(*args: str, code: int = 0) -> str:
+    """Run ``newsmon ARGS`` in-process; its stdout, once the exit code is ``code``."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    return result.stdout
 
 
 def revision(name: str) -> ArticleText:

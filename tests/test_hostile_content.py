@@ -28,12 +28,10 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from pytest_httpserver import HTTPServer
 from rich.console import Console
-from sites import Site
+from sites import Site, cli
 from test_report_site import assert_inert, assert_inert_html, outputs
-from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from monitor.cli import app
 from monitor.diff import diff_texts
 from monitor.models import Document
 from monitor.report.markdown import md_text
@@ -47,13 +45,7 @@ MARKUP = "[bold]loud[/bold] [link=javascript:alert(1)]click[/link]"
 PAYLOADS = (SCRIPT, IMG, JS_LINK, "{{ config }}", "{% raw %}", "[bold]loud[/bold]")
 QUERY = "?q=<script>alert(1)</script>&next=javascript:alert(1)&t={{config}}&r={%raw%}"   # no spaces: a URL
 
-runner = CliRunner()
 
-
-def cli(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, result.output
-    return result.stdout
 
 
 def headline(version: int) -> str:

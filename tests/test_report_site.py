@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 from pytest_httpserver import HTTPServer
-from sites import Site, revision
+from sites import Site, cli, revision
 from typer.testing import CliRunner
 
 from monitor.cli import app
@@ -38,11 +38,6 @@ DIFF_KEYS = {"kind", "significance", "title", "figures", "added", "removed", "ch
 
 runner = CliRunner()
 
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def hostile_article(toll: int, headline: str) -> ArticleText:

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sites import Site
+from sites import Site, cli
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from monitor.cli import app
 from monitor.demo.site import ArticleText, load_seed, render_article_page
 from monitor.models import Document
 from monitor.normalise import fingerprint
@@ -111,13 +109,7 @@ def courier_page(article: ArticleText, *, edition: int = 0) -> str:
 <div class="foot">Copyright The Morning Courier. <a href="/privacy">Privacy</a></div></body></html>"""
 
 
-runner = CliRunner()
 
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def write_config(tmp_path: Path, httpserver: HTTPServer) -> Path:
