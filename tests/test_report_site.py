@@ -28,8 +28,9 @@ from monitor.normalise import fingerprint
 from monitor.report.charts import chart, figure_series
 from monitor.report.render import environment, http_url
 from monitor.report.site import build_site
-from monitor.report.timeline import article_key, load_timelines, source_slug
+from monitor.report.timeline import article_key, build_timeline, source_slug
 from monitor.store import CheckRecord, NewVersion, Store, open_store
+from monitor.store.reporting import article_history
 
 PAYLOAD = ('<img src=x onerror="window.__pwned=1"> <script>window.__pwned=1</script> '
            '<a href="javascript:window.__pwned=1">click</a> {{ config }}')
@@ -297,7 +298,9 @@ def test_a_figure_is_chained_across_versions(store: Store) -> None:
     for n, text in enumerate(texts):
         record(store, "https://example.com/war", "wire", "War", text, T0 + timedelta(hours=n),
                outcome="new" if n == 0 else "modified")
-    [timeline] = load_timelines(store)
+    history = article_history(store, "https://example.com/war")
+    assert history is not None
+    timeline = build_timeline(history)
     [series] = figure_series(timeline)
     assert [(p.version, p.value) for p in series.points] == [(1, 1000), (2, 1500), (3, 1500), (4, 2000)]
     drawn = chart(series, [v.number for v in timeline.versions])

@@ -2,14 +2,14 @@
 
 Each change between two consecutive versions is diffed again (the store keeps versions, not diffs), with
 the source's learned boilerplate set aside as a check does. Take-downs and returns come from the checks
-table. Pure apart from ``load_timelines``, which reads the store.
+table. Pure: the store is read by the callers (monitor.report.site, monitor.serve).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,11 +17,9 @@ from typing import Any
 from ..boilerplate import strip_boilerplate
 from ..diff import diff_documents
 from ..models import SIGNIFICANCE_ORDER, CheckEvent, Diff, Significance, Version
-from ..store import Store
-from ..store.reporting import ArticleHistory, article_history, boilerplate_keys, changed_articles
+from ..store.reporting import ArticleHistory
 
-__all__ = ["Change", "Timeline", "article_key", "build_timeline", "changes_since", "load_timelines",
-           "sort_changes", "source_slug"]
+__all__ = ["Change", "Timeline", "article_key", "build_timeline", "sort_changes", "source_slug"]
 
 # A take-down or a return has no diff; its weight is ours to give. A story pulled from a site is news in
 # itself (the reason NewsDiffs and its successors exist), so it ranks with the largest edits.
@@ -165,28 +163,9 @@ def build_timeline(history: ArticleHistory, boilerplate: Collection[str] = froze
                     changes=tuple(changes))
 
 
-def load_timelines(store: Store, since: datetime | None = None) -> list[Timeline]:
-    """The timeline of every article with a change at or after ``since`` (every change when None)."""
-    timelines: list[Timeline] = []
-    boilerplate: dict[str, frozenset[str]] = {}
-    for url, source in changed_articles(store, since):
-        history = article_history(store, url)
-        if history is None:
-            continue
-        if source not in boilerplate:
-            boilerplate[source] = boilerplate_keys(store, source)
-        timelines.append(build_timeline(history, boilerplate[source]))
-    return timelines
-
-
 def sort_changes(changes: Iterable[Change]) -> list[Change]:
     """Most significant first, then newest first; URL and version keep the order stable."""
     ordered = sorted(changes, key=lambda c: (c.url, c.version))
     ordered.sort(key=lambda c: c.time, reverse=True)
     ordered.sort(key=lambda c: SIGNIFICANCE_ORDER[c.significance], reverse=True)
     return ordered
-
-
-def changes_since(timelines: Sequence[Timeline], since: datetime | None) -> list[Change]:
-    """The changes of the report's window, in report order."""
-    return sort_changes(c for t in timelines for c in t.changes if since is None or c.time >= since)

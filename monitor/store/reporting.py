@@ -28,7 +28,7 @@ from monitor.store.schema import articles, checks, source_boilerplate, sources, 
 from monitor.store.store import Store
 
 __all__ = ["ArticleHistory", "ArticleMatch", "ArticleStamp", "CheckMark", "article_history", "boilerplate_keys",
-           "changed_article_stamps", "changed_articles", "search_articles", "stored_articles"]
+           "changed_article_stamps", "search_articles", "stored_articles"]
 
 # Outcomes that are events of their own even without a new version.
 STATUS_OUTCOMES = ("removed", "restored")
@@ -83,17 +83,6 @@ def _changed(since: datetime | None) -> ColumnElement[bool]:
     return or_(articles.c.id.in_(later_version), articles.c.id.in_(status_check))
 
 
-def changed_articles(store: Store, since: datetime | None = None) -> list[tuple[str, str]]:
-    """(url, source) of every article with a change at or after ``since`` (all time when None): a second or
-    later version, or a removed/restored check. Ordered by URL."""
-    query = (select(articles.c.url, sources.c.name)
-             .join(sources, articles.c.source_id == sources.c.id)
-             .where(_changed(since))
-             .order_by(articles.c.url))
-    with _reading(store, "list the changed articles") as conn:
-        return [(row.url, row.name) for row in conn.execute(query)]
-
-
 @dataclass(frozen=True)
 class ArticleStamp:
     """What changes whenever an article's report page would: a new version, a take-down or a return.
@@ -111,7 +100,8 @@ class ArticleStamp:
 
 
 def changed_article_stamps(store: Store, since: datetime | None = None) -> list[ArticleStamp]:
-    """``changed_articles``, each with its stamp, in one query."""
+    """Every article with a change at or after ``since`` (all time when None): a second or later version,
+    or a removed/restored check; each with its stamp, in one query, ordered by URL."""
     status = (select(checks.c.article_id, func.count().label("n"), func.max(checks.c.checked_at).label("last"))
               .where(checks.c.outcome.in_(STATUS_OUTCOMES)).group_by(checks.c.article_id).subquery())
     query = (select(articles.c.url, sources.c.name, articles.c.latest_version, articles.c.fingerprint,
