@@ -54,11 +54,11 @@ TICK = 1.0                   # seconds between looks for due articles
 DISCOVERY_DEFAULT = 600.0    # how often feeds are read when the source sets no interval
 DISCOVERY_MIN = 10.0         # ... and at most this often, even with "interval: 2s"
 PER_HOST_PER_BATCH = 5       # one slow host must not hold a whole batch
-CHANGES = frozenset({"new", "modified", "cosmetic", "removed", "restored"})
+CHANGES = CHANGE_EVENTS | {"new"}           # an event that resets the unchanged streak
 NOTIFY_RETRY = 60.0          # seconds between two looks for notifications to retry while nothing is checked
 SITE_REFRESH = 60.0          # the report site is brought up to date at most this often, when something changed
 STORIES_REFRESH = 600.0      # stories and the figure ledger: at most this often, when versions were stored
-VERSION_EVENTS = frozenset({"new", "modified", "cosmetic", "restored"})
+VERSION_EVENTS = CHANGES - {"removed"}      # the events that may store a version
 
 
 class Daemon:
