@@ -18,15 +18,16 @@ and exit once it is gone.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor
 
 from monitor.errors import ExtractionError
 from monitor.models import Document
+
+# multiprocessing and the process pool are imported when a pool starts: most runs never start one, and
+# every run pays for what is imported at the top.
 
 __all__ = ["INLINE", "Extractor"]
 
@@ -72,6 +73,8 @@ class Extractor:
         """The article of one page; raises ExtractionError when there is none."""
         pool = self._pool_for_next()
         if pool is not None:
+            from concurrent.futures.process import BrokenProcessPool
+
             try:
                 found = pool.submit(_extract, html, url, charset, selector, tuple(exclude)).result()
             except BrokenProcessPool:
@@ -94,6 +97,9 @@ class Extractor:
                 from monitor.orphan_watch import CHECKER_PID
 
                 os.environ[CHECKER_PID] = str(os.getpid())      # inherited by the forkserver it starts
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["monitor.forkserver_preload"])
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
