@@ -5,9 +5,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import socket
-import ssl
 import struct
-import subprocess
 import threading
 import time
 import zlib
@@ -19,7 +17,7 @@ from urllib.parse import urlsplit
 import brotli  # type: ignore[import-untyped]
 import pytest
 from pytest_httpserver import HTTPServer
-from raw_server import RawServer
+from raw_server import RawServer, self_signed_context
 from werkzeug import Request, Response
 
 from monitor.errors import (
@@ -414,12 +412,7 @@ def test_dns_failure_is_named(fetcher: Fetcher) -> None:
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_untrusted_certificate_is_refused(tmp_path: Path, fetcher: Fetcher) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context = self_signed_context(tmp_path)
 
     def respond(conn: socket.socket, stop: threading.Event) -> None:
         conn.sendall(HTML_HEAD + b"Content-Length: %d\r\n\r\n%s" % (len(PAGE), PAGE))

@@ -36,7 +36,7 @@ from typing import Any
 
 import brotli  # type: ignore[import-untyped]
 import pytest
-from raw_server import RawServer
+from raw_server import RawServer, self_signed_context
 
 from monitor.config import load_config
 from monitor.demo.site import load_seed, render_article_page
@@ -207,16 +207,6 @@ def check(config: Path) -> Run:
 def stored_versions(config: Path, url: str) -> int:
     with open_store(load_config(config).storage_url()) as store:
         return len(store.history(url)) if url in store.states([url]) else 0
-
-
-def self_signed_context(folder: Path) -> ssl.SSLContext:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
 
 
 @pytest.fixture(scope="module")
