@@ -190,6 +190,17 @@ def test_queue_settings_split_off_newsmons_parameters() -> None:
         "redis://:secret@h:6380/2?health_check_interval=5", "eu", 120.0)
     assert "secret" not in found.shown and found.is_redis
     assert not parse_queue_url("amqp://guest:guest@127.0.0.1:5672//").is_redis
+    assert parse_queue_url("redis://h").visibility_timeout == 60.0       # not Celery's hour
+
+
+def test_a_tasks_articles_are_of_different_hosts_where_possible() -> None:
+    from monitor.distributed.dispatch import interleave_hosts
+
+    urls = ["http://a.example/1", "http://a.example/2", "http://b.example/1", "http://a.example/3",
+            "http://c.example/1", "http://127.0.0.1:8000/x", "http://localhost/y"]
+    assert interleave_hosts(urls) == ["http://a.example/1", "http://b.example/1", "http://c.example/1",
+                                      "http://127.0.0.1:8000/x", "http://a.example/2", "http://localhost/y",
+                                      "http://a.example/3"]
 
 
 def test_dispatch_and_worker_refuse_a_configuration_without_queue_or_postgresql(tmp_path: Path) -> None:
@@ -345,6 +356,34 @@ def test_the_postgresql_limiter_keeps_one_turn_at_a_time_and_the_gap(pg_schema_u
     spans.sort()
     assert len(spans) == 6
     assert all(nxt[0] - prev[1] >= 0.2 for prev, nxt in zip(spans, spans[1:], strict=False)), spans
+
+
+def test_rabbitmq_as_the_broker_with_the_postgresql_limiter(pg_schema_url: str, pages: Pages, tmp_path: Path) -> None:
+    """The same dispatch and check with RabbitMQ (guest/guest on loopback) instead of Redis."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"RabbitMQ not reachable at 127.0.0.1:5672: {exc}")
+    from monitor.distributed.limiter import PostgresTurns
+    from monitor.distributed.tasks import WorkerState, run_check
+
+    name = f"newsmon-test-{uuid.uuid4().hex[:10]}"
+    _, config = write_config(tmp_path, pg_schema_url, f"amqp://guest:guest@127.0.0.1:5672//?name={name}", pages, 3)
+    assert dispatch_once(config) == 0
+    tasks = take_tasks(config)
+    state = WorkerState(config)
+    try:
+        assert isinstance(state.gate.turns, PostgresTurns)
+        assert sum(run_check(state, task)["checked"] for task in tasks) == 3
+    finally:
+        state.close()
+        from monitor.distributed.app import make_app
+
+        with make_app(config).connection_for_write() as conn:
+            conn.default_channel.queue_delete(name)
+    assert count(pg_schema_url, select(func.count()).select_from(versions)) == 3
 
 
 def test_one_dispatcher_is_active_and_a_standby_takes_over(pg_schema_url: str, queue_url: str, pages: Pages,

@@ -8,7 +8,7 @@ Delivery is at least once, and each setting below serves that:
   instead of recording it as failed;
 - ``worker_prefetch_multiplier = 1``: a worker holds no more tasks than it runs, so a killed worker strands
   little and a busy one does not hoard work another could do;
-- Redis ``visibility_timeout`` (the ``queue:`` URL's parameter, 120 s by default instead of Celery's hour)
+- Redis ``visibility_timeout`` (the ``queue:`` URL's parameter, 60 s by default instead of Celery's hour)
   with the unacked-restore sweep every few seconds: the tasks of a worker killed with SIGKILL come back
   within about that long. RabbitMQ needs none of it: it redelivers when the dead worker's connection closes.
 - JSON only: nothing the broker hands a worker is unpickled.

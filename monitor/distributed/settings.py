@@ -8,10 +8,11 @@ newsmon's parameters (every other parameter goes to the broker's client unchange
 
 - ``name``: the queue's name (default ``newsmon``); it also prefixes the shared limiter's Redis keys, so two
   deployments on one Redis keep apart.
-- ``visibility_timeout`` (Redis only; default 120 s, a duration such as ``90``, ``2m``): how long a task
+- ``visibility_timeout`` (Redis only; default 60 s, a duration such as ``90``, ``2m``): how long a task
   taken by a worker stays invisible to the others before Redis hands it out again. A worker killed with
-  SIGKILL never acknowledges its tasks; they come back after this long (Celery's default is an hour).
-  It must exceed the longest task, or a slow task is run twice (harmless, wasteful).
+  SIGKILL never acknowledges its tasks; they come back within this long plus the restore sweep's period
+  (a quarter of it, at most 10 s; Celery's default is an hour). It should exceed the longest task (a few
+  articles, seconds), or a slow task is run twice: harmless (see ``leases``), only wasteful.
 
 No Celery import here: ``monitor.config`` validates the URL with ``parse_queue_url`` at every start.
 """
@@ -27,7 +28,7 @@ from monitor.config_values import parse_duration
 __all__ = ["DEFAULT_NAME", "DEFAULT_VISIBILITY", "QueueSettings", "parse_queue_url"]
 
 DEFAULT_NAME = "newsmon"
-DEFAULT_VISIBILITY = 120.0
+DEFAULT_VISIBILITY = 60.0
 REDIS_SCHEMES = ("redis", "rediss")
 AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
