@@ -14,7 +14,6 @@ from rich.text import Text
 
 from .cli import DEFAULT_CONFIG, ConfigOption, app, fail, out, read_config
 from .errors import MonitorError
-from .store.schema import SCHEMA_REVISION
 
 
 @app.command()
@@ -27,7 +26,9 @@ def migrate(
 
     Example: newsmon migrate -c config.yaml --check
     """
+    # Imported here, not with the CLI: the store (SQLAlchemy) would slow the start of every command.
     from .store.engine import migrate, schema_state
+    from .store.schema import SCHEMA_REVISION
 
     config = read_config(config_path, required=False)
     try:
