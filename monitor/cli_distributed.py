@@ -130,7 +130,8 @@ def worker(
     logging.getLogger("monitor.distributed.worker").info(
         "worker started: %s pool, concurrency %d, queue %s on %s, storage %s", pool.value, concurrency,
         queue.name, queue.shown, config.storage_url().split("@")[-1])
-    argv = ["worker", f"--pool={pool.value}", f"--concurrency={concurrency}", f"--queues={queue.name}",
+    # --quiet: no banner on stdout (the log line above says the same, and journald keeps stdout too).
+    argv = ["--quiet", "worker", f"--pool={pool.value}", f"--concurrency={concurrency}", f"--queues={queue.name}",
             f"--hostname=newsmon-{os.getpid()}@{socket.gethostname()}", "--loglevel=INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
     try:
