@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -116,7 +116,9 @@ def check(
     Example: newsmon check -c config.yaml --format json
     """
     from .check import check_articles, fetch_settings, utc_now
+    from .check_processes import check_on_all_cores
     from .report import write_run_reports
+    from .store import open_store
 
     config = read_config(config_path, required=True)
     try:
@@ -126,14 +128,17 @@ def check(
     started = utc_now()
     events: list[CheckEvent] = []
     show_progress = format is TextOrJson.text and len(targets) >= 20 and err.is_terminal
-    fetcher_context: AbstractContextManager[PageFetcher | None] = nullcontext(None)
+    polite_fetcher = None
     if polite:
         from .polite import GuardedFetcher, PoliteFetcher
 
-        fetcher_context = PoliteFetcher(GuardedFetcher(fetch_settings(config)), per_host_delay=config.per_host_delay,
-                                        concurrency=config.concurrency)
-    with opened_store(config) as store, fetcher_context as fetcher:
-        stream = check_articles(config, store, targets, fetcher=fetcher)
+        def polite_fetcher(share: Config) -> AbstractContextManager[PageFetcher]:
+            # Made in each checking process (a large run uses one per core), never shared across a fork.
+            return PoliteFetcher(GuardedFetcher(fetch_settings(share)), per_host_delay=share.per_host_delay,
+                                 concurrency=share.concurrency)
+    with opened_store(config) as store:
+        stream = check_on_all_cores(config, store, targets, open_store=lambda: open_store(config.storage_url()),
+                                    check=check_articles, fetcher=polite_fetcher)
         if show_progress:
             from rich.progress import Progress
 
