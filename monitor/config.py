@@ -438,18 +438,18 @@ def _validate(data: Any, root: Any, fail: Callable[..., ConfigError], filename: 
 def _merge_duplicate_urls(config: Config, filename: str, line_of: Callable[[Loc], int | None]) -> None:
     """Keep the first occurrence of each URL (per kind of list); warn about each later one."""
     for kind in ("urls", "feeds", "sitemaps"):
-        first: dict[str, tuple[str, int | None]] = {}
-        for i, source in enumerate(config.sources):
+        first: dict[str, tuple[str, Loc]] = {}     # URL key -> (source name, where); lines looked up
+        for i, source in enumerate(config.sources):  # only for a warning: thousands of URLs, few repeats
             kept: list[str] = []
             for j, url in enumerate(getattr(source, kind)):
-                key, line = _url_key(url), line_of(("sources", i, kind, j))
+                key, where = _url_key(url), ("sources", i, kind, j)
                 if key not in first:
-                    first[key] = (source.name, line)
+                    first[key] = (source.name, where)
                     kept.append(url)
                     continue
-                owner, first_line = first[key]
-                warning = (f"{filename}:{line}: sources.{i}.{kind}.{j}: {url} is already listed on line "
-                           f"{first_line} (source {owner!r}); checking it once, under {owner!r}")
+                owner, first_where = first[key]
+                warning = (f"{filename}:{line_of(where)}: sources.{i}.{kind}.{j}: {url} is already listed on "
+                           f"line {line_of(first_where)} (source {owner!r}); checking it once, under {owner!r}")
                 config.warnings.append(warning)
                 logger.warning("%s", warning)
             setattr(source, kind, kept)
