@@ -29,6 +29,7 @@ from monitor.report.site import build_site
 from monitor.report.site_cache import CACHE_DIR
 from monitor.report.timeline import Change
 from monitor.store import CheckRecord, NewVersion, Store, open_store
+from monitor.store.reporting import article_histories, article_history
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 GENERATED = T0 + timedelta(days=2)
@@ -75,6 +76,15 @@ def test_an_updated_site_equals_a_site_rebuilt_from_nothing(store: Store, tmp_pa
     # Nothing new: nothing read again, nothing written.
     third = build_site(store, out, since=None, generated_at=GENERATED)
     assert (third.rebuilt, third.written) == (0, 0)
+
+
+def test_histories_read_together_are_the_histories_read_one_by_one(store: Store) -> None:
+    seed_store(store)
+    store.record("https://b.example/quake", "wire", CheckRecord(T0 + timedelta(hours=6), "removed", 404), gone=True)
+    urls = ["https://a.example/war", "https://b.example/quake", "https://c.example/vote"]
+    together = article_histories(store, [*urls, "https://unknown.example/"])
+    assert together == {url: article_history(store, url) for url in urls}
+    assert together["https://b.example/quake"].marks[0].outcome == "removed"
 
 
 def test_new_boilerplate_redraws_its_source_only(store: Store, tmp_path: Path,

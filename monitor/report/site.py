@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from ..models import SIGNIFICANCE_ORDER, Diff
 from ..store import Store
-from ..store.reporting import article_history, boilerplate_keys, changed_article_stamps
+from ..store.reporting import ArticleStamp, article_histories, boilerplate_keys, changed_article_stamps
 from .charts import chart, figure_series
 from .feeds import changes_atom, changes_json
 from .files import write_if_changed
@@ -49,6 +49,9 @@ SIGNIFICANCE_PAGES: tuple[tuple[str, str, str], ...] = (
     ("low and up", "changes-low.html", "low"),
 )
 FEED_ID = "urn:newsmon:changes"
+# Stale articles whose history is read in one transaction: few round trips, and at most this many
+# articles' texts in memory during a full rebuild.
+HISTORY_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -188,10 +191,8 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
     given: dict[str, dict[tuple[int, int], Diff]] = {}       # the check's diffs, by article
     for (url, old, new), diff in (diffs or {}).items():
         given.setdefault(url, {})[(old, new)] = diff
+    stale: list[tuple[ArticleStamp, str, CachedArticle | None]] = []
     for stamp in changed_article_stamps(store, since):
-        if stop is not None and stop():
-            return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=articles,
-                              written=write.written, rebuilt=rebuilt, complete=False)
         if stamp.source not in keys:
             keys[stamp.source] = boilerplate_keys(store, stamp.source)
         signature = boilerplate_signature(keys[stamp.source])
@@ -200,20 +201,28 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
         if cached is not None and cached.is_current(stamp, signature) and page.exists():
             changes.extend(cached.changes)
             articles += 1
-            continue
-        history = article_history(store, stamp.url)
-        if history is None:
-            continue
-        same_diffs = cached is not None and cached.boilerplate == signature
-        known = {(c.previous_version, c.version): c.diff for c in cached.changes
-                 if c.diff is not None and c.previous_version is not None} if same_diffs and cached else {}
-        known.update(given.get(stamp.url, {}))
-        timeline = build_timeline(history, keys[stamp.source], known)
-        _article_pages(write, timeline, _versions_to_write(timeline, out_dir, cached))
-        cache.save(stamp, signature, timeline.changes)
-        changes.extend(timeline.changes)
-        articles += 1
-        rebuilt += 1
+        else:
+            stale.append((stamp, signature, cached))
+    for start in range(0, len(stale), HISTORY_BATCH):
+        batch = stale[start:start + HISTORY_BATCH]
+        histories = article_histories(store, [stamp.url for stamp, _, _ in batch])
+        for stamp, signature, cached in batch:
+            if stop is not None and stop():
+                return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=articles,
+                                  written=write.written, rebuilt=rebuilt, complete=False)
+            history = histories.get(stamp.url)
+            if history is None:
+                continue
+            same_diffs = cached is not None and cached.boilerplate == signature
+            known = {(c.previous_version, c.version): c.diff for c in cached.changes
+                     if c.diff is not None and c.previous_version is not None} if same_diffs and cached else {}
+            known.update(given.get(stamp.url, {}))
+            timeline = build_timeline(history, keys[stamp.source], known)
+            _article_pages(write, timeline, _versions_to_write(timeline, out_dir, cached))
+            cache.save(stamp, signature, timeline.changes)
+            changes.extend(timeline.changes)
+            articles += 1
+            rebuilt += 1
     shown = sort_changes(c for c in changes if since is None or c.time >= since)
     _list_pages(write, shown, since=since, generated_at=generated_at)
     write_story_pages(store, write, generated_at, since=since)     # reads the story tables, never regroups
