@@ -53,6 +53,7 @@ _FRAME = struct.Struct("!I")     # a pickled event's length, before it on the pi
 
 FetcherFactory = Callable[[Config], AbstractContextManager]   # config -> context giving a PageFetcher, or None
 CheckFunction = Callable[..., Iterator[CheckEvent]]     # monitor.check.check_articles
+AfterShare = Callable[["Store", list[CheckEvent]], None]
 
 
 def process_count(targets: Sequence[ArticleTarget], concurrency: int) -> int:
@@ -97,13 +98,16 @@ class _Child:
 
 def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
                        open_store: Callable[[], Store], check: CheckFunction, fetcher: FetcherFactory | None = None,
-                       processes: int | None = None) -> Iterator[CheckEvent]:
+                       after_share: AfterShare | None = None, processes: int | None = None) -> Iterator[CheckEvent]:
     """Check ``targets`` once over ``processes`` processes (``process_count`` when None), yielding events.
 
     ``check(config, store, targets, fetcher=..., extract_workers=...)`` is the single-process check
     (``monitor.check.check_articles``); ``store`` is this process's, ``open_store()`` opens one in a
-    child; ``fetcher()`` gives a context holding the PageFetcher to use (None: the check's own). With
-    several processes, extraction stays in each (they already use every core).
+    child; ``fetcher(config)`` gives a context holding the PageFetcher to use (None: the check's own).
+    With several processes, extraction stays in each (they already use every core), and each process
+    calls ``after_share(store, its events)`` once its share is checked: work on its own articles that
+    would otherwise wait for the end of the run in one process (drawing their report pages). A failure
+    there is logged, never an error of the run.
     """
     make_fetcher = fetcher or (lambda _config: nullcontext(None))
     count = process_count(targets, config.concurrency) if processes is None else processes
@@ -118,11 +122,14 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
     finished = False
     try:
         for share in shares[1:]:
-            children.append(_fork(share_config, share, open_store, check, make_fetcher, arrived))
+            children.append(_fork(share_config, share, open_store, check, make_fetcher, after_share, arrived))
+        own: list[CheckEvent] = []
         with make_fetcher(share_config) as used:
             for event in check(share_config, store, shares[0], fetcher=used, extract_workers=1):
+                own.append(event)
                 yield event
                 yield from _arrived_so_far(arrived, children)
+        _after(after_share, store, own)
         running = len(children)
         while running:
             item = arrived.get()
@@ -138,6 +145,15 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
             if not finished:
                 _signal(child.pid, signal.SIGTERM)
             _reap(child.pid)
+
+
+def _after(after_share: AfterShare | None, store: Store, events: list[CheckEvent]) -> None:
+    if after_share is None:
+        return
+    try:
+        after_share(store, events)
+    except Exception as exc:                    # noqa: BLE001 -- the run's own steps redo what is missing
+        log.warning("after checking its share, a checking process failed: %s", exc)
 
 
 def _arrived_so_far(arrived: queue.Queue[CheckEvent | _Child], children: list[_Child]) -> Iterator[CheckEvent]:
@@ -183,13 +199,13 @@ def _describe_exit(status: int | None) -> str:
 
 
 def _fork(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
-          make_fetcher: FetcherFactory,
+          make_fetcher: FetcherFactory, after_share: AfterShare | None,
           arrived: queue.Queue[CheckEvent | _Child]) -> _Child:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:                                    # the child: never returns
         os.close(read_end)
-        _child_main(config, targets, open_store, check, make_fetcher, write_end)
+        _child_main(config, targets, open_store, check, make_fetcher, after_share, write_end)
     os.close(write_end)
     child = _Child(pid, targets)
     threading.Thread(target=_read_events, args=(read_end, child, arrived), daemon=True,
@@ -198,7 +214,7 @@ def _fork(config: Config, targets: list[ArticleTarget], open_store: Callable[[],
 
 
 def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
-                make_fetcher: FetcherFactory, write_end: int) -> None:
+                make_fetcher: FetcherFactory, after_share: AfterShare | None, write_end: int) -> None:
     status = 1
     try:
         # SIGINT goes to the whole process group; the parent decides, and stops the child with SIGTERM.
@@ -206,10 +222,14 @@ def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callab
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         # The parent's store (its engine and connection) is inherited but never used here: this process
         # opens its own, and ends without finalising the parent's (os._exit below).
-        with os.fdopen(write_end, "wb", buffering=0) as pipe, open_store() as store, make_fetcher(config) as used:
-            for event in check(config, store, targets, fetcher=used, extract_workers=1):
-                data = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
-                pipe.write(_FRAME.pack(len(data)) + data)
+        with os.fdopen(write_end, "wb", buffering=0) as pipe, open_store() as store:
+            events: list[CheckEvent] = []
+            with make_fetcher(config) as used:
+                for event in check(config, store, targets, fetcher=used, extract_workers=1):
+                    events.append(event)
+                    data = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
+                    pipe.write(_FRAME.pack(len(data)) + data)
+            _after(after_share, store, events)
         status = 0
     except BaseException:                           # noqa: BLE001 -- reported, then the parent takes over
         log.exception("the checking process failed")

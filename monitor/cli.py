@@ -25,7 +25,7 @@ from rich.text import Text
 
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
-from .models import CHANGE_EVENTS, CheckEvent, Document
+from .models import CHANGE_EVENTS, CheckEvent, Diff, Document
 from .terminal import print_diff_details, print_document, print_event, safe
 
 if TYPE_CHECKING:
@@ -138,7 +138,8 @@ def check(
                                  concurrency=share.concurrency)
     with opened_store(config) as store:
         stream = check_on_all_cores(config, store, targets, open_store=lambda: open_store(config.storage_url()),
-                                    check=check_articles, fetcher=polite_fetcher)
+                                    check=check_articles, fetcher=polite_fetcher,
+                                    after_share=lambda store, events: _draw_changed_pages(store, config, events))
         if show_progress:
             from rich.progress import Progress
 
@@ -183,17 +184,31 @@ def _refresh_site(store: Store, config: Config, events: list[CheckEvent], starte
         return                      # checked before importing the site's modules (jinja2): most runs stop here
     from .report.site import build_site
 
-    # The diffs this run computed are drawn as they are rather than computed again.
-    diffs = {(e.url, e.previous_version, e.version): e.diff for e in events
-             if e.diff is not None and e.previous_version is not None and e.version is not None}
     try:
-        build_site(store, config.reports_dir(), since=None, generated_at=started, diffs=diffs)
+        build_site(store, config.reports_dir(), since=None, generated_at=started, diffs=_run_diffs(events))
     except (MonitorError, OSError) as exc:
         err.print(Text(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
                        style="yellow"))
 
 
 # -- diff -----------------------------------------------------------------------------------------------
+
+def _draw_changed_pages(store: Store, config: Config, events: list[CheckEvent]) -> None:
+    """In each process of a run split over the cores: draw the report pages of the articles it changed,
+    while the others still check theirs; the run's site refresh then draws only the lists."""
+    changed = [e.url for e in events if e.event in CHANGE_EVENTS]
+    if changed:
+        from .report.site import draw_article_pages
+
+        draw_article_pages(store, config.reports_dir(), changed, diffs=_run_diffs(events))
+
+
+def _run_diffs(events: list[CheckEvent]) -> dict[tuple[str, int, int], Diff]:
+    """The diffs a run computed, by (url, old version, new version): the site draws them as they are
+    rather than computing them again."""
+    return {(e.url, e.previous_version, e.version): e.diff for e in events
+            if e.diff is not None and e.previous_version is not None and e.version is not None}
+
 
 def _is_url(value: str) -> bool:
     return value.lower().startswith(("http://", "https://"))

@@ -137,6 +137,17 @@ def test_a_large_run_is_split_by_host_and_reports_every_article_once(tmp_path: P
     assert Counter(e["event"] for e in second) == {"unchanged": len(urls) - 3, "modified": 3}
     assert _duplicates(config) == 0
 
+    # Each process drew the pages of the articles it changed; they are what one process drawing the
+    # whole site from scratch draws.
+    drawn = tmp_path / "reports" / "articles"
+    assert len(list(drawn.glob("*.html"))) == 3 * 3         # three articles: a page and two version pages each
+    subprocess.run([sys.executable, "-m", "monitor", "report", "-c", str(config), "--out", str(tmp_path / "again"),
+                    "--rebuild"], check=True, capture_output=True, timeout=120)
+    for page in drawn.glob("*.html"):
+        assert page.read_bytes() == (tmp_path / "again" / "articles" / page.name).read_bytes()
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert index.count("1,000") >= 3 and index.count("1,500") >= 3
+
 
 def test_each_host_is_checked_by_one_process(tmp_path: Path, two_hosts) -> None:
     urls, _ = two_hosts

@@ -78,6 +78,27 @@ def test_an_updated_site_equals_a_site_rebuilt_from_nothing(store: Store, tmp_pa
     assert (third.rebuilt, third.written) == (0, 0)
 
 
+def test_pages_drawn_ahead_by_a_checking_process_are_not_drawn_again(store: Store, tmp_path: Path) -> None:
+    """draw_article_pages (each process of a split check, for its own articles) leaves the site's build
+    only the lists to draw, and the site is the one a single build draws."""
+    seed_store(store)
+    out = tmp_path / "site"
+    build_site(store, out, since=None, generated_at=GENERATED)
+    add_version(store, "https://a.example/war", "wire", "Story 0 (updated)",
+                "At least 2,000 people were killed, officials said on Monday.\n\n"
+                "Rescue teams searched the area of story 0 through the night.", T0 + timedelta(hours=5))
+    add_version(store, "https://c.example/vote", "daily", "Story 2",
+                "At least 1,900 people were killed, officials said on Monday.\n\n"
+                "Rescue teams searched the area of story 2 through the night.", T0 + timedelta(hours=6))
+    # One process drew its article; the other article (another process's) is left to the build.
+    assert site_module.draw_article_pages(store, out, ["https://a.example/war", "https://b.example/none"]) == 1
+    assert site_module.draw_article_pages(store, out, ["https://a.example/war"]) == 0     # already current
+    after = build_site(store, out, since=None, generated_at=GENERATED)
+    assert (after.articles, after.rebuilt) == (3, 1)
+    build_site(store, tmp_path / "full", since=None, generated_at=GENERATED, rebuild=True)
+    assert site_files(out) == site_files(tmp_path / "full")
+
+
 def test_histories_read_together_are_the_histories_read_one_by_one(store: Store) -> None:
     seed_store(store)
     store.record("https://b.example/quake", "wire", CheckRecord(T0 + timedelta(hours=6), "removed", 404), gone=True)

@@ -27,7 +27,7 @@ from monitor.errors import StoreError
 from monitor.models import Version
 from monitor.store.blobs import get_blob
 from monitor.store.schema import articles, checks, source_boilerplate, sources, versions
-from monitor.store.store import Store
+from monitor.store.store import IN_CHUNK, Store
 
 __all__ = ["ArticleHistory", "ArticleMatch", "ArticleStamp", "CheckMark", "article_histories", "article_history",
            "boilerplate_keys", "changed_article_stamps", "search_articles", "stored_articles"]
@@ -101,9 +101,10 @@ class ArticleStamp:
     last_status: datetime | None
 
 
-def changed_article_stamps(store: Store, since: datetime | None = None) -> list[ArticleStamp]:
+def changed_article_stamps(store: Store, since: datetime | None = None,
+                           urls: Sequence[str] | None = None) -> list[ArticleStamp]:
     """Every article with a change at or after ``since`` (all time when None): a second or later version,
-    or a removed/restored check; each with its stamp, in one query, ordered by URL."""
+    or a removed/restored check; each with its stamp, ordered by URL. ``urls``: only those articles."""
     status = (select(checks.c.article_id, func.count().label("n"), func.max(checks.c.checked_at).label("last"))
               .where(checks.c.outcome.in_(STATUS_OUTCOMES)).group_by(checks.c.article_id).subquery())
     query = (select(articles.c.url, sources.c.name, articles.c.latest_version, articles.c.fingerprint,
@@ -112,10 +113,14 @@ def changed_article_stamps(store: Store, since: datetime | None = None) -> list[
              .outerjoin(status, status.c.article_id == articles.c.id)
              .where(_changed(since))
              .order_by(articles.c.url))
+    wanted = [None] if urls is None else [list(urls[i:i + IN_CHUNK]) for i in range(0, len(urls), IN_CHUNK)]
     with _reading(store, "read the changed articles' state") as conn:
-        return [ArticleStamp(url=r.url, source=r.name, latest_version=r.latest_version, fingerprint=r.fingerprint,
-                             gone=bool(r.gone), status_checks=r.n or 0, last_status=r.last)
-                for r in conn.execute(query)]
+        rows = [r for chunk in wanted
+                for r in conn.execute(query if chunk is None else query.where(articles.c.url.in_(chunk)))]
+    if len(wanted) > 1:
+        rows.sort(key=lambda r: r.url)
+    return [ArticleStamp(url=r.url, source=r.name, latest_version=r.latest_version, fingerprint=r.fingerprint,
+                         gone=bool(r.gone), status_checks=r.n or 0, last_status=r.last) for r in rows]
 
 
 def article_history(store: Store, url: str) -> ArticleHistory | None:
