@@ -381,7 +381,7 @@ def demo() -> None:
 # -- run, status ----------------------------------------------------------------------------------------
 
 # The service commands (report, serve, run, status) live in their own module; importing it registers them.
-from . import cli_service, cli_stories  # noqa: E402,F401
+from . import cli_distributed, cli_migrate, cli_service, cli_stories  # noqa: E402,F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -80,6 +80,15 @@ Line = Annotated[str, AfterValidator(_one_line)]
 Css = Annotated[str, AfterValidator(_css)]
 
 
+def _queue_url(value: str) -> str:
+    # The parser lives with the distributed code (no Celery import there); a bad URL fails at load time,
+    # like every other key, rather than when a worker first connects.
+    from monitor.distributed.settings import parse_queue_url
+
+    parse_queue_url(value)
+    return value.strip()
+
+
 # --- models ----------------------------------------------------------------------------------------
 
 
@@ -150,6 +159,8 @@ class Config(_Section):
     sources: list[SourceConfig] = []
     notify: list[NotifyTarget] = []
     stories: StoriesConfig = Field(default_factory=StoriesConfig)
+    # The broker of `newsmon dispatch` and `newsmon worker` (monitor/distributed): redis:// or amqp://.
+    queue: Annotated[str, AfterValidator(_queue_url)] | None = None
     # Not YAML keys (parse_config refuses them there): set by load_config and while loading.
     base_dir: Path = Field(default_factory=Path.cwd, strict=False)
     warnings: list[str] = Field(default_factory=list, exclude=True, repr=False)

@@ -23,7 +23,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,29 +127,45 @@ class Daemon:
             batch = self._next_batch()
             if not batch:
                 break
-            events: list[CheckEvent] = []
-            plans: list[sched.Plan] = []
-            self.checker.discovered = set(self._source_of)
-            try:
-                for fetched_url, event in self.checker.checks([ArticleTarget(a.url, a.source)
-                                                               for a in batch.values()]):
-                    plan = self._after(batch[fetched_url], event)
-                    if plan is not None:
-                        plans.append(plan)
-                    events.append(event)
-                    done += 1
-            finally:
-                # One transaction for the batch's plans. If the daemon dies first, its articles are simply
-                # still due and are checked again after the restart.
-                sched.save_plans(self.store, plans)
+            events = self.check_batch(batch)
+            done += len(events)
             self._notify(events)
-            self._site_pending = self._site_pending or any(e.event in CHANGE_EVENTS for e in events)
-            self._stories_pending = self._stories_pending or any(e.event in VERSION_EVENTS for e in events)
+            self.note_changes(events)
         if not done:
             self._notify(None)                       # nothing checked: retry failed notifications now and then
         self.refresh_site()
         self.refresh_stories()
         return done
+
+    def check_batch(self, batch: dict[str, sched.DueArticle]) -> list[CheckEvent]:
+        """Check a batch of articles (URL -> its schedule) and store their next checks; their events.
+
+        The tick's body, and the whole of a distributed worker's task (monitor/distributed/tasks.py), so a
+        check is the same check wherever it runs."""
+        events: list[CheckEvent] = []
+        plans: list[sched.Plan] = []
+        self._source_of = {url: a.source for url, a in batch.items() if a.discovered}   # for their guard
+        self.checker.discovered = set(self._source_of)
+        try:
+            for fetched_url, event in self.checker.checks([ArticleTarget(a.url, a.source) for a in batch.values()]):
+                plan = self._after(batch[fetched_url], event)
+                if plan is not None:
+                    plans.append(plan)
+                events.append(event)
+        finally:
+            # One transaction for the batch's plans. If the daemon dies first, its articles are simply
+            # still due and are checked again after the restart.
+            sched.save_plans(self.store, plans)
+        return events
+
+    def note_changes(self, events: Sequence[CheckEvent] | None = None) -> None:
+        """Changes were stored (by these events; None: by someone else, a distributed worker): the next
+        report-site and stories refreshes draw them."""
+        if events is None:
+            self._site_pending = self._stories_pending = True
+            return
+        self._site_pending = self._site_pending or any(e.event in CHANGE_EVENTS for e in events)
+        self._stories_pending = self._stories_pending or any(e.event in VERSION_EVENTS for e in events)
 
     def refresh_stories(self) -> None:
         """Group new versions into stories and record their figures, at most every STORIES_REFRESH seconds.
@@ -219,7 +235,6 @@ class Daemon:
         now = self.clock()
         due = sched.due_articles(self.store, now=now, sources_wanted=list(self.sources), limit=self.batch_size)
         batch: dict[str, sched.DueArticle] = {}
-        self._source_of = {}                       # only this batch's URLs are being fetched
         per_host: dict[str, int] = {}
         deferred: dict[float, list[str]] = {}
         wall = time.time()
@@ -231,8 +246,6 @@ class Daemon:
             elif per_host.get(host, 0) < PER_HOST_PER_BATCH:
                 per_host[host] = per_host.get(host, 0) + 1
                 batch[article.url] = article
-                if article.discovered:
-                    self._source_of[article.url] = article.source
         for until, urls in deferred.items():
             sched.postpone(self.store, urls, datetime.fromtimestamp(until, UTC))
         return batch
