@@ -9,14 +9,27 @@ its own figures), then times in one run:
   rebuild       the same update without the site's cache (``newsmon report --rebuild``): every diff again
   nothing new   an update when nothing changed (the lists and feeds are still redrawn)
 
+``--after-check`` measures instead what ``newsmon check`` pays for the site in the changed cycle of
+benchmarks/check_cycles.py: 1,000 articles of benchmarks/news_site.py (20 sources, one version each, the
+site built after the first cycle), then 100 of them get a second version with one figure changed, and the
+site is brought up to date with the diffs the check computed. Each refresh runs in a child process from a
+copy of the site, timing the import of monitor.report.site and ``build_site`` (CPU), after importing what
+the check had already imported. ``--baseline REF`` runs the same refresh with the code of a git commit
+(``git archive``), alternating with this tree's, and prints both medians and their ratio.
+
 Usage: python benchmarks/report_site.py [--articles 300] [--versions 4]
+       python benchmarks/report_site.py --after-check [--baseline 68c87f6] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +47,30 @@ from monitor.report.site import SiteReport, build_site  # noqa: E402
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
+
+# One refresh as ``newsmon check`` runs it (cli._refresh_site), in a fresh process: argv is the database
+# URL, the site folder and the generation time. The diffs the check computed are computed first, untimed.
+REFRESH = """
+import json, sys, time
+from datetime import datetime
+from pathlib import Path
+import monitor.check  # what the check imported before it refreshed the site
+from monitor.diff import diff_documents
+from monitor.store import open_store
+from monitor.store.reporting import article_history, changed_article_stamps
+
+with open_store(sys.argv[1]) as store:
+    diffs = {}
+    for stamp in changed_article_stamps(store):
+        old, new = article_history(store, stamp.url).versions[-2:]
+        diffs[(stamp.url, old.number, new.number)] = diff_documents(old.document, new.document)
+    started = time.process_time()
+    from monitor.report.site import build_site
+    report = build_site(store, Path(sys.argv[2]), since=None, generated_at=datetime.fromisoformat(sys.argv[3]),
+                        diffs=diffs)
+    cpu = time.process_time() - started
+print(json.dumps({"cpu": cpu, "changes": report.changes, "written": report.written}))
+"""
 
 
 def revisions() -> list[Document]:
@@ -71,11 +108,86 @@ def timed(label: str, action: Callable[[], SiteReport]) -> float:
     return cpu
 
 
+def refresh_in_child(tree: Path, database: str, out: Path, generated_at: datetime) -> dict[str, float]:
+    """``REFRESH`` run with the code of ``tree``; its CPU seconds, changes listed and files written."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", REFRESH, database, str(out), generated_at.isoformat()],
+                          cwd=tree, env=env, capture_output=True, text=True, check=True)
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def after_check(args: argparse.Namespace) -> None:
+    """The site's refresh in the changed cycle of check_cycles.py, this tree against ``--baseline``."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from news_site import Site, url_of
+
+    work = Path(tempfile.mkdtemp(prefix="newsmon-report-check-"))
+    trees = {"this tree": ROOT}
+    try:
+        if args.baseline:
+            trees[args.baseline] = work / "baseline"
+            trees[args.baseline].mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "monitor"],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(trees[args.baseline])], input=archive, check=True)
+        site = Site(args.articles, hosts=20, seed=1, latency=0)
+        database = f"sqlite:///{work / 'newsmon.db'}"
+        start = datetime(2026, 11, 1, 6, tzinfo=UTC)
+
+        def stored(numbers: list[int], version: int, when: datetime) -> list[RecordItem]:
+            items = []
+            for n in numbers:
+                text = site.articles[n].text()
+                doc = Document(title=text.title, text="\n\n".join((text.standfirst, *text.paragraphs)))
+                items.append(RecordItem(
+                    url=url_of(n, 20, 8800), source=f"host-{n % 20}",
+                    check=CheckRecord(checked_at=when, outcome="new" if version == 1 else "modified", status=200),
+                    new_version=NewVersion(document=doc, html=site.page(n)[3],
+                                           fingerprint=fingerprint(doc.title, doc.text), created_at=when)))
+            return items
+
+        with open_store(database) as store:
+            store.record_many(stored(list(range(args.articles)), 1, start))
+        # The site as the first cycle left it (no change yet), drawn by each tree's own code.
+        for name, tree in trees.items():
+            refresh_in_child(tree, database, work / f"site-{name}", start)
+        changed = site.new_round(0.1)
+        with open_store(database) as store:
+            store.record_many(stored(changed, 2, start + timedelta(hours=1)))
+        print(f"{args.articles} articles, {len(changed)} changed (one figure each); refresh after the check, "
+              f"CPU seconds of import + build_site, {args.repeat} runs each:")
+        cpu: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(args.repeat):
+            for name, tree in trees.items():      # alternated, so both see the same load on the machine
+                out = work / "run"
+                shutil.rmtree(out, ignore_errors=True)
+                shutil.copytree(work / f"site-{name}", out)
+                result = refresh_in_child(tree, database, out, start + timedelta(hours=1))
+                cpu[name].append(result["cpu"])
+        for name, runs in cpu.items():
+            print(f"  {name:<12} median {statistics.median(runs):.3f} s  "
+                  f"(runs: {', '.join(f'{r:.3f}' for r in runs)}; {int(result['changes'])} changes)")
+        if args.baseline:
+            ratio = statistics.median(cpu[args.baseline]) / statistics.median(cpu["this tree"])
+            print(f"  {args.baseline} / this tree: {ratio:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=300)
+    parser.add_argument("--articles", type=int, default=None, help="300, or 1,000 with --after-check")
     parser.add_argument("--versions", type=int, default=4)
+    parser.add_argument("--after-check", action="store_true", help="the refresh after a check (see above)")
+    parser.add_argument("--baseline", help="with --after-check: a git commit to compare with")
+    parser.add_argument("--repeat", type=int, default=5, help="with --after-check: runs of each tree")
     args = parser.parse_args()
+    if args.after_check:
+        args.articles = args.articles or 1000
+        after_check(args)
+        return
+    args.articles = args.articles or 300
     docs = revisions()
     work = Path(tempfile.mkdtemp(prefix="newsmon-report-bench-"))
     start = datetime(2026, 11, 1, tzinfo=UTC)

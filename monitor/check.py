@@ -121,7 +121,8 @@ def apply_ignore(document: Document, patterns: Sequence[re.Pattern[str]]) -> Doc
 class ArticleChecker:
     """Checks a batch of articles against the store. Reusable across runs (the daemon keeps one)."""
 
-    def __init__(self, config: Config, store: Store, fetcher: PageFetcher, *, clock: Clock = utc_now) -> None:
+    def __init__(self, config: Config, store: Store, fetcher: PageFetcher, *, clock: Clock = utc_now,
+                 extract_workers: int | None = None) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
@@ -132,9 +133,10 @@ class ArticleChecker:
         self._sources = {source.name: source for source in config.sources}
         self._boilerplate: dict[str, tuple[datetime, RunBoilerplate]] = {}   # per source: loaded at, state
         self._unwritten: list[RecordItem] = []     # deferred checks (see _record)
-        # In worker processes once a run has many pages to parse. Nothing is imported until a page needs
-        # extracting: trafilatura costs a fifth of a second, which a cycle of unchanged articles never needs.
-        self._extract = Extractor()
+        # In worker processes once a run has many pages to parse (``extract_workers``: one per core when
+        # None; 1 keeps it in this process). Nothing is imported until a page needs extracting: trafilatura
+        # costs a fifth of a second, which a cycle of unchanged articles never needs.
+        self._extract = Extractor(workers=extract_workers)
 
     def close(self) -> None:
         """Stop the extraction workers, if any were started."""
@@ -348,10 +350,11 @@ class ArticleChecker:
 
 
 def check_articles(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
-                   fetcher: PageFetcher | None = None, clock: Clock = utc_now) -> Iterator[CheckEvent]:
+                   fetcher: PageFetcher | None = None, clock: Clock = utc_now,
+                   extract_workers: int | None = None) -> Iterator[CheckEvent]:
     """Check ``targets`` once. Opens (and closes) a fetcher from the config unless one is given."""
     with Fetcher(fetch_settings(config)) if fetcher is None else nullcontext(fetcher) as used:
-        checker = ArticleChecker(config, store, used, clock=clock)
+        checker = ArticleChecker(config, store, used, clock=clock, extract_workers=extract_workers)
         try:
             yield from checker.run(targets)
         finally:

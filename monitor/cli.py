@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -25,7 +25,7 @@ from rich.text import Text
 
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
-from .models import CHANGE_EVENTS, CheckEvent, Document
+from .models import CHANGE_EVENTS, CheckEvent, Diff, Document
 from .terminal import print_diff_details, print_document, print_event, safe
 
 if TYPE_CHECKING:
@@ -116,7 +116,9 @@ def check(
     Example: newsmon check -c config.yaml --format json
     """
     from .check import check_articles, fetch_settings, utc_now
+    from .check_processes import check_on_all_cores
     from .report import write_run_reports
+    from .store import open_store
 
     config = read_config(config_path, required=True)
     try:
@@ -126,14 +128,18 @@ def check(
     started = utc_now()
     events: list[CheckEvent] = []
     show_progress = format is TextOrJson.text and len(targets) >= 20 and err.is_terminal
-    fetcher_context: AbstractContextManager[PageFetcher | None] = nullcontext(None)
+    polite_fetcher = None
     if polite:
         from .polite import GuardedFetcher, PoliteFetcher
 
-        fetcher_context = PoliteFetcher(GuardedFetcher(fetch_settings(config)), per_host_delay=config.per_host_delay,
-                                        concurrency=config.concurrency)
-    with opened_store(config) as store, fetcher_context as fetcher:
-        stream = check_articles(config, store, targets, fetcher=fetcher)
+        def polite_fetcher(share: Config) -> AbstractContextManager[PageFetcher]:
+            # Made in each checking process (a large run uses one per core), never shared across a fork.
+            return PoliteFetcher(GuardedFetcher(fetch_settings(share)), per_host_delay=share.per_host_delay,
+                                 concurrency=share.concurrency)
+    with opened_store(config) as store:
+        stream = check_on_all_cores(config, store, targets, open_store=lambda: open_store(config.storage_url()),
+                                    check=check_articles, fetcher=polite_fetcher,
+                                    after_share=lambda store, events: _draw_changed_pages(store, config, events))
         if show_progress:
             from rich.progress import Progress
 
@@ -178,17 +184,31 @@ def _refresh_site(store: Store, config: Config, events: list[CheckEvent], starte
         return                      # checked before importing the site's modules (jinja2): most runs stop here
     from .report.site import build_site
 
-    # The diffs this run computed are drawn as they are rather than computed again.
-    diffs = {(e.url, e.previous_version, e.version): e.diff for e in events
-             if e.diff is not None and e.previous_version is not None and e.version is not None}
     try:
-        build_site(store, config.reports_dir(), since=None, generated_at=started, diffs=diffs)
+        build_site(store, config.reports_dir(), since=None, generated_at=started, diffs=_run_diffs(events))
     except (MonitorError, OSError) as exc:
         err.print(Text(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
                        style="yellow"))
 
 
 # -- diff -----------------------------------------------------------------------------------------------
+
+def _draw_changed_pages(store: Store, config: Config, events: list[CheckEvent]) -> None:
+    """In each process of a run split over the cores: draw the report pages of the articles it changed,
+    while the others still check theirs; the run's site refresh then draws only the lists."""
+    changed = [e.url for e in events if e.event in CHANGE_EVENTS]
+    if changed:
+        from .report.site import draw_article_pages
+
+        draw_article_pages(store, config.reports_dir(), changed, diffs=_run_diffs(events))
+
+
+def _run_diffs(events: list[CheckEvent]) -> dict[tuple[str, int, int], Diff]:
+    """The diffs a run computed, by (url, old version, new version): the site draws them as they are
+    rather than computing them again."""
+    return {(e.url, e.previous_version, e.version): e.diff for e in events
+            if e.diff is not None and e.previous_version is not None and e.version is not None}
+
 
 def _is_url(value: str) -> bool:
     return value.lower().startswith(("http://", "https://"))

@@ -78,9 +78,13 @@ def _positive_duration(value: object) -> object:
     return seconds
 
 
+# Any character for which str.isspace() is true, and the C0 controls (one search, not a loop per character).
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
+
+
 def _http_url(url: str) -> str:
     url = url.strip()
-    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if not url or _SPACE_OR_CONTROL.search(url):
         raise ValueError(f"expected a URL without spaces, got {url!r}")
     # Look for "://" before trusting urlsplit, which reads "localhost:8080/x" as scheme "localhost".
     if "://" not in url:
@@ -107,7 +111,7 @@ _NOT_NOTIFICATION = frozenset({"file", "javascript", "vbscript", "data", "about"
 def _notify_url(url: str) -> str:
     """An apprise URL (``slack://...``, ``mailto://...``) or a plain http(s) webhook."""
     url = url.strip()
-    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if not url or _SPACE_OR_CONTROL.search(url):
         raise ValueError(f"expected a URL without spaces, got {url!r}")
     if not _SCHEME.match(url):
         raise ValueError("expected an apprise URL (slack://, discord://, tgram://, mailto://, ntfy://, "

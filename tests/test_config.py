@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+import yaml
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from monitor import config as config_module
 from monitor.config import (
     DEFAULT_USER_AGENT,
     ArticleTarget,
@@ -540,3 +542,58 @@ def test_stories_threshold_defaults_to_the_measured_value_and_is_checked() -> No
     with pytest.raises(ConfigError) as info:
         parse_config("sources: []\nstories:\n  threshold: 1.5\n")
     assert info.value.line == 3 and info.value.field == "stories.threshold"
+
+
+# --- libyaml and the pure-Python parser agree --------------------------------------------------------
+
+_AGREEMENT_CASES = [
+    "sources:\n  - name: a\n    urls: [https://a.example/1, 'https://a.example/2']\n",
+    "per_host_delay: 2s\nconcurrency: 4\nsources:\n  - name: a\n    urls:\n      - https://a.example/x # note\n",
+    "sources:\n  - name: a\n    urls: &u [https://a.example/1]\n  - name: b\n    urls: *u\n",
+    "sources:\n  - name: a\n    name: b\n",
+    "sources:\n\t- name: a\n",
+    "sources:\n  - name: a\n   urls: []\n",
+    "concurrency: 4\x1b\n",
+    "concurrency: 4\x85\n",
+    "\ufeffconcurrency: 4\n",
+    "concurrency: 4\n---\nconcurrency: 5\n",
+    "---\n", "null\n", "", "- a\n- b\n", "concurrency: [1, 2\n", "concurrency: '4\n",
+    "sources:\n  - name: \"caf\\u00e9\"\n    urls: [https://a.example/\u00e9t\u00e9]\n",
+    "concurrency: !!python/object:os.system ls\n",
+    "concurrency: 0x10\nper_host_delay: .inf\n",
+]
+
+
+def _outcome(text: str) -> str:
+    try:
+        return parse_config(text, base_dir=Path("/base")).model_dump_json()
+    except ConfigError as exc:
+        return f"error: {exc}"
+
+
+@pytest.mark.parametrize("text", _AGREEMENT_CASES)
+def test_libyaml_reads_a_configuration_as_the_python_parser_does(text: str, monkeypatch) -> None:
+    """The fast path (libyaml) must never change what a file means or what an error says."""
+    fast = _outcome(text)
+    monkeypatch.setattr(config_module, "_fast_read", lambda _text: None)
+    assert fast == _outcome(text)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet=st.sampled_from(list("sources:-name urlhtps/.\n\t &*'\"[]{}!#?|>%@`\x00\x1b\x85\ufeffé1")),
+               max_size=80))
+def test_libyaml_and_the_python_parser_agree_on_any_text(text: str) -> None:
+    fast = _outcome(text)
+    original = config_module._fast_read
+    config_module._fast_read = lambda _text: None
+    try:
+        assert fast == _outcome(text)
+    finally:
+        config_module._fast_read = original
+
+
+def test_a_long_configuration_is_read_by_libyaml() -> None:
+    if not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML was built without libyaml")
+    text = "sources:\n  - name: a\n    urls:\n" + "".join(f"      - https://a.example/{i}\n" for i in range(50))
+    assert config_module._fast_read(text) is not None

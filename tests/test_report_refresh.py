@@ -29,6 +29,7 @@ from monitor.report.site import build_site
 from monitor.report.site_cache import CACHE_DIR
 from monitor.report.timeline import Change
 from monitor.store import CheckRecord, NewVersion, Store, open_store
+from monitor.store.reporting import article_histories, article_history
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 GENERATED = T0 + timedelta(days=2)
@@ -75,6 +76,36 @@ def test_an_updated_site_equals_a_site_rebuilt_from_nothing(store: Store, tmp_pa
     # Nothing new: nothing read again, nothing written.
     third = build_site(store, out, since=None, generated_at=GENERATED)
     assert (third.rebuilt, third.written) == (0, 0)
+
+
+def test_pages_drawn_ahead_by_a_checking_process_are_not_drawn_again(store: Store, tmp_path: Path) -> None:
+    """draw_article_pages (each process of a split check, for its own articles) leaves the site's build
+    only the lists to draw, and the site is the one a single build draws."""
+    seed_store(store)
+    out = tmp_path / "site"
+    build_site(store, out, since=None, generated_at=GENERATED)
+    add_version(store, "https://a.example/war", "wire", "Story 0 (updated)",
+                "At least 2,000 people were killed, officials said on Monday.\n\n"
+                "Rescue teams searched the area of story 0 through the night.", T0 + timedelta(hours=5))
+    add_version(store, "https://c.example/vote", "daily", "Story 2",
+                "At least 1,900 people were killed, officials said on Monday.\n\n"
+                "Rescue teams searched the area of story 2 through the night.", T0 + timedelta(hours=6))
+    # One process drew its article; the other article (another process's) is left to the build.
+    assert site_module.draw_article_pages(store, out, ["https://a.example/war", "https://b.example/none"]) == 1
+    assert site_module.draw_article_pages(store, out, ["https://a.example/war"]) == 0     # already current
+    after = build_site(store, out, since=None, generated_at=GENERATED)
+    assert (after.articles, after.rebuilt) == (3, 1)
+    build_site(store, tmp_path / "full", since=None, generated_at=GENERATED, rebuild=True)
+    assert site_files(out) == site_files(tmp_path / "full")
+
+
+def test_histories_read_together_are_the_histories_read_one_by_one(store: Store) -> None:
+    seed_store(store)
+    store.record("https://b.example/quake", "wire", CheckRecord(T0 + timedelta(hours=6), "removed", 404), gone=True)
+    urls = ["https://a.example/war", "https://b.example/quake", "https://c.example/vote"]
+    together = article_histories(store, [*urls, "https://unknown.example/"])
+    assert together == {url: article_history(store, url) for url in urls}
+    assert together["https://b.example/quake"].marks[0].outcome == "removed"
 
 
 def test_new_boilerplate_redraws_its_source_only(store: Store, tmp_path: Path,

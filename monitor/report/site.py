@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from ..models import SIGNIFICANCE_ORDER, Diff
 from ..store import Store
-from ..store.reporting import article_history, boilerplate_keys, changed_article_stamps
+from ..store.reporting import ArticleStamp, article_histories, boilerplate_keys, changed_article_stamps
 from .charts import chart, figure_series
 from .feeds import changes_atom, changes_json
 from .files import write_if_changed
@@ -39,7 +39,7 @@ from .site_cache import CachedArticle, SiteCache, boilerplate_signature
 from .stories_page import write_story_pages
 from .timeline import Change, Timeline, article_key, build_timeline, sort_changes, source_slug
 
-__all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site"]
+__all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "draw_article_pages"]
 
 # Filter pages: (label, file, lowest significance shown). "all" is index.html itself.
 SIGNIFICANCE_PAGES: tuple[tuple[str, str, str], ...] = (
@@ -49,6 +49,9 @@ SIGNIFICANCE_PAGES: tuple[tuple[str, str, str], ...] = (
     ("low and up", "changes-low.html", "low"),
 )
 FEED_ID = "urn:newsmon:changes"
+# Stale articles whose history is read in one transaction: few round trips, and at most this many
+# articles' texts in memory during a full rebuild.
+HISTORY_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -181,44 +184,82 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
     False): what was drawn is cached, and the next build does the rest.
     """
     write = _Writer(out_dir)
+    drawn = _draw_articles(store, write, out_dir, changed_article_stamps(store, since), rebuild=rebuild,
+                           diffs=diffs, stop=stop)
+    changes, articles, rebuilt = drawn.changes, drawn.articles, drawn.rebuilt
+    if not drawn.complete:
+        return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=articles,
+                          written=write.written, rebuilt=rebuilt, complete=False)
+    shown = sort_changes(c for c in changes if since is None or c.time >= since)
+    _list_pages(write, shown, since=since, generated_at=generated_at)
+    write_story_pages(store, write, generated_at, since=since)     # reads the story tables, never regroups
+    return SiteReport(index=out_dir / "index.html", changes=len(shown), articles=articles,
+                      written=write.written, rebuilt=rebuilt)
+
+
+def draw_article_pages(store: Store, out_dir: Path, urls: Sequence[str], *,
+                       diffs: Mapping[tuple[str, int, int], Diff] | None = None) -> int:
+    """The pages (and cache entries) of these articles only, no lists; returns how many were drawn.
+
+    A checking process of a run split over the cores (monitor.check_processes) draws the articles it
+    changed, in parallel with the others; the run's ``build_site`` then finds them current and draws
+    the lists. The result is the same as ``build_site`` drawing them itself."""
+    write = _Writer(out_dir)
+    return _draw_articles(store, write, out_dir, changed_article_stamps(store, urls=urls), rebuild=False,
+                          diffs=diffs, stop=None).rebuilt
+
+
+@dataclass
+class _Drawn:
+    changes: list[Change]
+    articles: int = 0
+    rebuilt: int = 0
+    complete: bool = True
+
+
+def _draw_articles(store: Store, write: _Writer, out_dir: Path, stamps: Sequence[ArticleStamp], *, rebuild: bool,
+                   diffs: Mapping[tuple[str, int, int], Diff] | None, stop: Callable[[], bool] | None) -> _Drawn:
+    """Draw the articles of ``stamps`` whose cached pages are stale; every article's changes, cached or
+    drawn, in ``changes``."""
     cache = SiteCache(out_dir)
     keys: dict[str, frozenset[str]] = {}
-    changes: list[Change] = []
-    articles = rebuilt = 0
+    drawn = _Drawn(changes=[])
     given: dict[str, dict[tuple[int, int], Diff]] = {}       # the check's diffs, by article
     for (url, old, new), diff in (diffs or {}).items():
         given.setdefault(url, {})[(old, new)] = diff
-    for stamp in changed_article_stamps(store, since):
-        if stop is not None and stop():
-            return SiteReport(index=out_dir / "index.html", changes=len(changes), articles=articles,
-                              written=write.written, rebuilt=rebuilt, complete=False)
+    stale: list[tuple[ArticleStamp, str, CachedArticle | None]] = []
+    for stamp in stamps:
         if stamp.source not in keys:
             keys[stamp.source] = boilerplate_keys(store, stamp.source)
         signature = boilerplate_signature(keys[stamp.source])
         cached = None if rebuild else cache.load(stamp.url)
         page = out_dir / "articles" / f"{article_key(stamp.url)}.html"
         if cached is not None and cached.is_current(stamp, signature) and page.exists():
-            changes.extend(cached.changes)
-            articles += 1
-            continue
-        history = article_history(store, stamp.url)
-        if history is None:
-            continue
-        same_diffs = cached is not None and cached.boilerplate == signature
-        known = {(c.previous_version, c.version): c.diff for c in cached.changes
-                 if c.diff is not None and c.previous_version is not None} if same_diffs and cached else {}
-        known.update(given.get(stamp.url, {}))
-        timeline = build_timeline(history, keys[stamp.source], known)
-        _article_pages(write, timeline, _versions_to_write(timeline, out_dir, cached))
-        cache.save(stamp, signature, timeline.changes)
-        changes.extend(timeline.changes)
-        articles += 1
-        rebuilt += 1
-    shown = sort_changes(c for c in changes if since is None or c.time >= since)
-    _list_pages(write, shown, since=since, generated_at=generated_at)
-    write_story_pages(store, write, generated_at, since=since)     # reads the story tables, never regroups
-    return SiteReport(index=out_dir / "index.html", changes=len(shown), articles=articles,
-                      written=write.written, rebuilt=rebuilt)
+            drawn.changes.extend(cached.changes)
+            drawn.articles += 1
+        else:
+            stale.append((stamp, signature, cached))
+    for start in range(0, len(stale), HISTORY_BATCH):
+        batch = stale[start:start + HISTORY_BATCH]
+        histories = article_histories(store, [stamp.url for stamp, _, _ in batch])
+        for stamp, signature, cached in batch:
+            if stop is not None and stop():
+                drawn.complete = False
+                return drawn
+            history = histories.get(stamp.url)
+            if history is None:
+                continue
+            same_diffs = cached is not None and cached.boilerplate == signature
+            known = {(c.previous_version, c.version): c.diff for c in cached.changes
+                     if c.diff is not None and c.previous_version is not None} if same_diffs and cached else {}
+            known.update(given.get(stamp.url, {}))
+            timeline = build_timeline(history, keys[stamp.source], known)
+            _article_pages(write, timeline, _versions_to_write(timeline, out_dir, cached))
+            cache.save(stamp, signature, timeline.changes)
+            drawn.changes.extend(timeline.changes)
+            drawn.articles += 1
+            drawn.rebuilt += 1
+    return drawn
 
 
 def _versions_to_write(timeline: Timeline, out_dir: Path, cached: CachedArticle | None) -> set[int] | None:

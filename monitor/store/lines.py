@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from functools import cache
 
 from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
-from monitor.store.schema import articles, insert_ignore, source_boilerplate, source_lines, sources
+from monitor.store.schema import articles, dialect_insert, insert_ignore, source_boilerplate, source_lines, sources
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 _LINE_COLUMNS = ("source_id", "line_key", "article_id")
@@ -75,6 +74,6 @@ def _learn_statement(dialect: str) -> Executable:
         .group_by(source_lines.c.source_id, source_lines.c.line_key)
         .having(and_(found_in >= bindparam("min_articles"),
                      found_in * 100 >= articles_count * bindparam("min_percent"))))
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     return (insert(source_boilerplate).from_select(["source_id", "line_key"], qualifying)
             .on_conflict_do_nothing(index_elements=["source_id", "line_key"]))

@@ -1,0 +1,267 @@
+"""``newsmon check`` on every core: a large run is split by host over forked processes.
+
+A check holds the GIL for most of its CPU time (parsing responses, extraction, diffs, store writes), so in
+one process a run uses one core however many requests are in flight. A run of at least
+``MIN_PER_PROCESS`` articles per process is split into one share per core: the hosts are dealt out so that
+the shares hold about as many articles each, and each host stays in one share, so per-host politeness
+(one request at a time, ``per_host_delay``) holds as in a single process. The configured ``concurrency``
+is the total over all processes.
+
+The children are forked from the checking process itself, after its imports (so a child starts in
+milliseconds) and before any thread, connection or file of the run exists (so none is inherited in a
+state it cannot use). Each opens its own store, checks its share, and sends its events back through a
+pipe; the parent checks its own share meanwhile and yields every event as it arrives, so the caller
+(printing JSON lines, notifying, the run report, the report site) sees one run. The store takes the
+writers in turn: SQLite's WAL with its busy timeout, or PostgreSQL's row locks.
+
+A child that dies (killed, out of memory) costs only its unreported articles: each gets an ``error``
+event, and is checked again by the next run. Where ``fork`` is unsafe or missing (not Linux, threads
+already running), or the run is small, the run stays in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import signal
+import struct
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from monitor.config import ArticleTarget, Config
+from monitor.models import CheckEvent
+
+if TYPE_CHECKING:
+    from monitor.store import Store
+
+__all__ = ["MIN_PER_PROCESS", "check_on_all_cores", "process_count", "split_by_host"]
+
+log = logging.getLogger(__name__)
+
+# Below this many articles per process, forking and a second store connection cost more than they save.
+MIN_PER_PROCESS = 100
+
+_FRAME = struct.Struct("!I")     # a pickled event's length, before it on the pipe
+
+FetcherFactory = Callable[[Config], AbstractContextManager]   # config -> context giving a PageFetcher, or None
+CheckFunction = Callable[..., Iterator[CheckEvent]]     # monitor.check.check_articles
+AfterShare = Callable[["Store", list[CheckEvent]], None]
+
+
+def process_count(targets: Sequence[ArticleTarget], concurrency: int) -> int:
+    """How many processes check this run: one per usable core, as the run's size and hosts allow."""
+    if sys.platform != "linux" or threading.active_count() > 1:
+        return 1
+    cores = len(os.sched_getaffinity(0))
+    hosts = len({_host(t) for t in targets})
+    return max(1, min(cores, hosts, concurrency, len(targets) // MIN_PER_PROCESS))
+
+
+def split_by_host(targets: Sequence[ArticleTarget], shares: int) -> list[list[ArticleTarget]]:
+    """``targets`` in ``shares`` lists of whole hosts with about as many articles each, in their order."""
+    per_host = Counter(_host(t) for t in targets)
+    loads = [0] * shares
+    share_of: dict[str, int] = {}
+    # Largest hosts first, each to the lightest share: within 4/3 of the best balance (LPT scheduling).
+    for host, count in sorted(per_host.items(), key=lambda item: (-item[1], item[0])):
+        lightest = loads.index(min(loads))
+        share_of[host] = lightest
+        loads[lightest] += count
+    split: list[list[ArticleTarget]] = [[] for _ in range(shares)]
+    for target in targets:
+        split[share_of[_host(target)]].append(target)
+    return split
+
+
+def _host(target: ArticleTarget) -> str:
+    return urlsplit(target.url).netloc.lower()
+
+
+@dataclass
+class _Child:
+    pid: int
+    targets: list[ArticleTarget]
+    urls: set[str] = field(init=False)
+    reported: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.urls = {t.url for t in self.targets}
+
+
+def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
+                       open_store: Callable[[], Store], check: CheckFunction, fetcher: FetcherFactory | None = None,
+                       after_share: AfterShare | None = None, processes: int | None = None) -> Iterator[CheckEvent]:
+    """Check ``targets`` once over ``processes`` processes (``process_count`` when None), yielding events.
+
+    ``check(config, store, targets, fetcher=..., extract_workers=...)`` is the single-process check
+    (``monitor.check.check_articles``); ``store`` is this process's, ``open_store()`` opens one in a
+    child; ``fetcher(config)`` gives a context holding the PageFetcher to use (None: the check's own).
+    With several processes, extraction stays in each (they already use every core), and each process
+    calls ``after_share(store, its events)`` once its share is checked: work on its own articles that
+    would otherwise wait for the end of the run in one process (drawing their report pages). A failure
+    there is logged, never an error of the run.
+    """
+    make_fetcher = fetcher or (lambda _config: nullcontext(None))
+    count = process_count(targets, config.concurrency) if processes is None else processes
+    if count <= 1:
+        with make_fetcher(config) as used:
+            yield from check(config, store, targets, fetcher=used, extract_workers=None)
+        return
+    shares = split_by_host(targets, count)
+    share_config = config.model_copy(update={"concurrency": max(1, config.concurrency // count)})
+    arrived: queue.Queue[CheckEvent | _Child] = queue.Queue()
+    children: list[_Child] = []
+    finished = False
+    try:
+        for share in shares[1:]:
+            children.append(_fork(share_config, share, open_store, check, make_fetcher, after_share, arrived))
+        own: list[CheckEvent] = []
+        with make_fetcher(share_config) as used:
+            for event in check(share_config, store, shares[0], fetcher=used, extract_workers=1):
+                own.append(event)
+                yield event
+                yield from _arrived_so_far(arrived, children)
+        _after(after_share, store, own)
+        running = len(children)
+        while running:
+            item = arrived.get()
+            if isinstance(item, _Child):        # its pipe closed: it is done, or died
+                running -= 1
+                yield from _unreported(item)
+            else:
+                _note(children, item)
+                yield item
+        finished = True
+    finally:
+        for child in children:
+            if not finished:
+                _signal(child.pid, signal.SIGTERM)
+            _reap(child.pid)
+
+
+def _after(after_share: AfterShare | None, store: Store, events: list[CheckEvent]) -> None:
+    if after_share is None:
+        return
+    try:
+        after_share(store, events)
+    except Exception as exc:                    # noqa: BLE001 -- the run's own steps redo what is missing
+        log.warning("after checking its share, a checking process failed: %s", exc)
+
+
+def _arrived_so_far(arrived: queue.Queue[CheckEvent | _Child], children: list[_Child]) -> Iterator[CheckEvent]:
+    while True:
+        try:
+            item = arrived.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, _Child):
+            arrived.put(item)       # the end of a child is handled once the parent's own share is done
+            return
+        _note(children, item)
+        yield item
+
+
+def _note(children: list[_Child], event: CheckEvent) -> None:
+    for child in children:
+        if event.url in child.urls:
+            child.reported.add(event.url)
+            return
+
+
+def _unreported(child: _Child) -> Iterator[CheckEvent]:
+    """Error events for the articles a child never reported (it died); none when it finished its share."""
+    status = _reap(child.pid)
+    missing = [t for t in child.targets if t.url not in child.reported]
+    if not missing:
+        return
+    reason = _describe_exit(status)
+    log.warning("a checking process %s before %d of its %d articles were checked; they are checked again "
+                "next run", reason, len(missing), len(child.targets))
+    for target in missing:
+        yield CheckEvent(url=target.url, source=target.source, event="error",
+                         error=f"internal error: the process checking it {reason}")
+
+
+def _describe_exit(status: int | None) -> str:
+    if status is None:
+        return "ended"
+    if os.WIFSIGNALED(status):
+        return f"was killed by signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
+
+
+def _fork(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
+          make_fetcher: FetcherFactory, after_share: AfterShare | None,
+          arrived: queue.Queue[CheckEvent | _Child]) -> _Child:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                    # the child: never returns
+        os.close(read_end)
+        _child_main(config, targets, open_store, check, make_fetcher, after_share, write_end)
+    os.close(write_end)
+    child = _Child(pid, targets)
+    threading.Thread(target=_read_events, args=(read_end, child, arrived), daemon=True,
+                     name=f"newsmon-check-{pid}").start()
+    return child
+
+
+def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
+                make_fetcher: FetcherFactory, after_share: AfterShare | None, write_end: int) -> None:
+    status = 1
+    try:
+        # SIGINT goes to the whole process group; the parent decides, and stops the child with SIGTERM.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # The parent's store (its engine and connection) is inherited but never used here: this process
+        # opens its own, and ends without finalising the parent's (os._exit below).
+        with os.fdopen(write_end, "wb", buffering=0) as pipe, open_store() as store:
+            events: list[CheckEvent] = []
+            with make_fetcher(config) as used:
+                for event in check(config, store, targets, fetcher=used, extract_workers=1):
+                    events.append(event)
+                    data = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
+                    pipe.write(_FRAME.pack(len(data)) + data)
+            _after(after_share, store, events)
+        status = 0
+    except BaseException:                           # noqa: BLE001 -- reported, then the parent takes over
+        log.exception("the checking process failed")
+    finally:
+        # Skip the interpreter's shutdown: it would run the parent's atexit handlers and finalise objects
+        # (the parent's store connection among them) that belong to the parent.
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _read_events(read_end: int, child: _Child, arrived: queue.Queue[CheckEvent | _Child]) -> None:
+    with os.fdopen(read_end, "rb") as pipe:
+        while True:
+            header = pipe.read(_FRAME.size)
+            if len(header) < _FRAME.size:
+                break
+            data = pipe.read(_FRAME.unpack(header)[0])
+            try:
+                arrived.put(pickle.loads(data))
+            except Exception:                       # noqa: BLE001 -- a torn last frame of a killed child
+                break
+    arrived.put(child)
+
+
+def _signal(pid: int, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _reap(pid: int) -> int | None:
+    """Wait for a child and return its wait status (None when it was already reaped)."""
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None

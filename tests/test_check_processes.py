@@ -1,0 +1,236 @@
+"""A large ``newsmon check`` split by host over forked processes (monitor.check_processes).
+
+The pages are served by ``python -m http.server`` in child processes on two loopback addresses, so that
+the test process itself runs no thread when it forks (a thread's lock held at the fork could hang a child).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor import check_processes
+from monitor.check import check_articles
+from monitor.check_processes import check_on_all_cores, process_count, split_by_host
+from monitor.config import ArticleTarget, load_config
+from monitor.demo.site import load_seed, render_article_page
+from monitor.store import open_store
+
+HOSTS = ("127.0.0.1", "127.0.0.2")
+PER_HOST = 100
+
+
+def _page(number: int, casualties: int = 1000) -> str:
+    seed = load_seed()
+    # Every article its own text: shared paragraphs would be learned as the site's boilerplate.
+    paragraphs = [f"Report {number}: {p}" for p in seed.paragraphs]
+    paragraphs[0] += f" At least {casualties:,} were killed, officials said."
+    return render_article_page(replace(seed, title=f"{seed.title} ({number})", paragraphs=paragraphs))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(host: str, port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"http.server on {host}:{port} did not start")
+
+
+@pytest.fixture
+def two_hosts(tmp_path: Path) -> Iterator[tuple[list[str], dict[str, Path]]]:
+    """``PER_HOST`` article pages on each of two loopback hosts: (their URLs, URL -> file)."""
+    port = _free_port()
+    urls: list[str] = []
+    files: dict[str, Path] = {}
+    servers = []
+    try:
+        for index, host in enumerate(HOSTS):
+            folder = tmp_path / f"site-{index}"
+            folder.mkdir()
+            for number in range(PER_HOST):
+                path = folder / f"article-{number}.html"
+                path.write_text(_page(index * PER_HOST + number), encoding="utf-8")
+                url = f"http://{host}:{port}/article-{number}.html"
+                urls.append(url)
+                files[url] = path
+            servers.append(subprocess.Popen(
+                [sys.executable, "-m", "http.server", str(port), "--bind", host, "--directory", str(folder)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            _wait_for(host, port)
+        yield urls, files
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _config(tmp_path: Path, urls: list[str]) -> Path:
+    path = tmp_path / "config.yaml"
+    lines = ["storage: store/", "reports: reports/", "per_host_delay: 0", "concurrency: 8", "sources:"]
+    for host in HOSTS:
+        lines += [f"  - name: {host}", "    urls:"]
+        lines += [f"      - {url}" for url in urls if f"//{host}:" in url]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _cli_check(config: Path) -> list[dict]:
+    done = subprocess.run([sys.executable, "-m", "monitor", "check", "-c", str(config), "--format", "json"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def _duplicates(config_path: Path) -> int:
+    """Versions stored twice: the same article and number, or the same article and text one after another."""
+    config = load_config(config_path)
+    with open_store(config.storage_url()) as store, store.engine.connect() as conn:
+        from sqlalchemy import text
+        same_number = conn.execute(text(
+            "SELECT count(*) FROM (SELECT article_id, number FROM versions GROUP BY article_id, number "
+            "HAVING count(*) > 1) AS d")).scalar_one()
+        same_text = conn.execute(text(
+            "SELECT count(*) FROM versions a JOIN versions b ON a.article_id = b.article_id "
+            "AND b.number = a.number + 1 AND a.fingerprint = b.fingerprint")).scalar_one()
+    return int(same_number + same_text)
+
+
+def test_a_large_run_is_split_by_host_and_reports_every_article_once(tmp_path: Path, two_hosts) -> None:
+    urls, files = two_hosts
+    config = _config(tmp_path, urls)
+    first = _cli_check(config)
+    assert sorted(e["url"] for e in first) == sorted(urls)
+    assert Counter(e["event"] for e in first) == {"new": len(urls)}
+
+    edited = [urls[3], urls[PER_HOST + 7], urls[PER_HOST + 8]]
+    later = time.time() + 5          # http.server's Last-Modified is the file's time, in whole seconds
+    for url in edited:
+        files[url].write_text(_page(urls.index(url), casualties=1500), encoding="utf-8")
+        os.utime(files[url], (later, later))
+    second = _cli_check(config)
+    assert sorted(e["url"] for e in second) == sorted(urls)
+    assert {e["url"] for e in second if e["event"] == "modified"} == set(edited)
+    modified = next(e for e in second if e["url"] == edited[0])
+    assert [(f["old"], f["new"]) for f in modified["diff"]["figures"]] == [("1,000", "1,500")]
+    assert Counter(e["event"] for e in second) == {"unchanged": len(urls) - 3, "modified": 3}
+    assert _duplicates(config) == 0
+
+    # Each process drew the pages of the articles it changed; they are what one process drawing the
+    # whole site from scratch draws.
+    drawn = tmp_path / "reports" / "articles"
+    assert len(list(drawn.glob("*.html"))) == 3 * 3         # three articles: a page and two version pages each
+    subprocess.run([sys.executable, "-m", "monitor", "report", "-c", str(config), "--out", str(tmp_path / "again"),
+                    "--rebuild"], check=True, capture_output=True, timeout=120)
+    for page in drawn.glob("*.html"):
+        assert page.read_bytes() == (tmp_path / "again" / "articles" / page.name).read_bytes()
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert index.count("1,000") >= 3 and index.count("1,500") >= 3
+
+
+def test_each_host_is_checked_by_one_process(tmp_path: Path, two_hosts) -> None:
+    urls, _ = two_hosts
+    config = load_config(_config(tmp_path, urls))
+    checked_by: dict[str, int] = {}
+    pids = tmp_path / "pids"
+
+    def recording_check(*args, **kwargs):
+        for event in check_articles(*args, **kwargs):
+            with pids.open("a") as out:      # the child's memory is its own: write it down
+                out.write(f"{event.url} {os.getpid()}\n")
+            yield event
+
+    with open_store(config.storage_url()) as store:
+        events = list(check_on_all_cores(config, store, config.articles(), processes=2, check=recording_check,
+                                         open_store=lambda: open_store(config.storage_url())))
+    assert sorted(e.url for e in events) == sorted(urls)
+    for line in pids.read_text().splitlines():
+        url, pid = line.split()
+        checked_by[url] = int(pid)
+    assert len(set(checked_by.values())) == 2
+    for host in HOSTS:
+        assert len({pid for url, pid in checked_by.items() if f"//{host}:" in url}) == 1
+
+
+def test_a_killed_process_costs_only_its_unreported_articles(tmp_path: Path, two_hosts) -> None:
+    urls, _ = two_hosts
+    config_path = _config(tmp_path, urls)
+    config = load_config(config_path)
+    parent = os.getpid()
+
+    def dying_check(*args, **kwargs):
+        for count, event in enumerate(check_articles(*args, **kwargs)):
+            if os.getpid() != parent and count == 5:
+                os.kill(os.getpid(), signal.SIGKILL)       # after storing and reporting five
+            yield event
+
+    with open_store(config.storage_url()) as store:
+        events = list(check_on_all_cores(config, store, config.articles(), processes=2, check=dying_check,
+                                         open_store=lambda: open_store(config.storage_url())))
+    assert sorted(e.url for e in events) == sorted(urls)            # every article once, none lost
+    errors = [e for e in events if e.event == "error"]
+    assert len(errors) == PER_HOST - 5
+    assert all("killed by signal 9" in (e.error or "") for e in errors)
+    assert Counter(e.event for e in events)["new"] == PER_HOST + 5
+
+    # The next run checks them. The one the child stored but could not report before it died is
+    # "unchanged" (stored once, never twice), the others are new.
+    again = {e["url"]: e["event"] for e in _cli_check(config_path)}
+    assert Counter(again[e.url] for e in errors) == {"new": PER_HOST - 6, "unchanged": 1}
+    assert _duplicates(config_path) == 0
+
+
+def test_process_count_keeps_small_runs_and_single_hosts_in_one_process(monkeypatch) -> None:
+    monkeypatch.setattr(check_processes.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    monkeypatch.setattr(check_processes.threading, "active_count", lambda: 1)     # pytest may run threads
+    many_hosts = [ArticleTarget(f"http://h{i % 4}.example/{i}", "s") for i in range(800)]
+    assert process_count(many_hosts, concurrency=16) == 4
+    assert process_count(many_hosts[:150], concurrency=16) == 1           # 100 articles a process at least
+    assert process_count(many_hosts, concurrency=2) == 2                   # concurrency is the total
+    one_host = [ArticleTarget(f"http://h.example/{i}", "s") for i in range(800)]
+    assert process_count(one_host, concurrency=16) == 1
+
+
+def test_process_count_is_one_when_threads_already_run(monkeypatch) -> None:
+    monkeypatch.setattr(check_processes.threading, "active_count", lambda: 2)
+    targets = [ArticleTarget(f"http://h{i % 4}.example/{i}", "s") for i in range(800)]
+    assert process_count(targets, concurrency=16) == 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 50)), max_size=60), st.integers(1, 4))
+def test_split_by_host_deals_whole_hosts_evenly(pairs, shares) -> None:
+    targets = [ArticleTarget(f"http://h{host}.example/{n}-{i}", "s") for i, (host, n) in enumerate(pairs)]
+    split = split_by_host(targets, shares)
+    assert len(split) == shares
+    assert sorted(t.url for share in split for t in share) == sorted(t.url for t in targets)
+    for share in split:                         # the order of the run kept within each share
+        assert share == [t for t in targets if t in share]
+    hosts = [{t.url.split("/")[2] for t in share} for share in split]
+    for a in range(shares):
+        for b in range(a + 1, shares):
+            assert not hosts[a] & hosts[b]
+    if targets:
+        largest_host = max(Counter(t.url.split("/")[2] for t in targets).values())
+        sizes = [len(share) for share in split]
+        assert max(sizes) - min(sizes) <= largest_host
