@@ -66,7 +66,7 @@ class Daemon:
 
     def __init__(self, config: Config, store: Store, polite: PoliteFetcher, *,
                  clock: Callable[[], datetime] = utc_now, rng: Callable[[], float] = random.random,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, extract_workers: int | None = None) -> None:
         self.config = config
         self.store = store
         self.polite = polite
@@ -79,7 +79,9 @@ class Daemon:
         # PoliteFetcher spaces every request to a host; run_per_host need only keep one check per host at
         # a time. Its own delay would hold unstarted work in a sleep a shutdown cannot cut short.
         paced = config.model_copy(update={"per_host_delay": 0.0})
-        self.checker = DaemonChecker(paced, store, polite, clock=self.clock)
+        # extract_workers: see monitor.extract_pool (None: a pool of one process per core when a batch has
+        # many pages to extract; 1: in this process, as a distributed worker wants).
+        self.checker = DaemonChecker(paced, store, polite, clock=self.clock, extract_workers=extract_workers)
         self.sources = {s.name: s for s in config.sources}
         self._trusted = {_url_key(u) for s in config.sources for u in (*s.urls, *s.feeds, *s.sitemaps)}
         self._source_of: dict[str, str] = {}      # discovered URL -> its source, for its guard

@@ -26,8 +26,9 @@ class DaemonChecker(ArticleChecker):
       ``?ref=rss`` and AMP variants of one article, and its history must not split across them.
     """
 
-    def __init__(self, config: Config, store: Store, fetcher: PageFetcher, *, clock: Clock = utc_now) -> None:
-        super().__init__(config, store, fetcher, clock=clock)
+    def __init__(self, config: Config, store: Store, fetcher: PageFetcher, *, clock: Clock = utc_now,
+                 extract_workers: int | None = None) -> None:
+        super().__init__(config, store, fetcher, clock=clock, extract_workers=extract_workers)
         self.discovered: set[str] = set()          # the batch's discovered URLs (set by the daemon)
         self._moved: dict[str, str] = {}           # canonical URL -> the URL fetched for it, this event only
         self._adopted: set[str] = set()            # canonical URLs taken over in this daemon's life

@@ -79,18 +79,16 @@ class WorkerState:
         found: _Thread | None = getattr(self._local, "state", None)
         if found is None:
             from monitor.daemon import Daemon
-            from monitor.extract_pool import Extractor
             from monitor.polite import GuardedFetcher, PoliteFetcher
 
             polite = PoliteFetcher(GuardedFetcher(self._settings), per_host_delay=self.config.per_host_delay,
                                    concurrency=self.config.concurrency, stopping=self.stopping)
             polite.gate = self.gate            # type: ignore[assignment]  # HostGate's interface, shared
             notifier = OutboxOnly(self.config, self.store) if self.config.notify else None
-            daemon = Daemon(self.config, self.store, polite)
             # Extraction stays in the task's own process: a deployment scales by worker processes (one per
             # core, or --pool prefork), and a pool of extraction processes per worker thread would
             # oversubscribe the cores (and a prefork pool's daemonic processes may not start one at all).
-            daemon.checker._extract = Extractor(workers=1)
+            daemon = Daemon(self.config, self.store, polite, extract_workers=1)
             found = _Thread(daemon, polite, notifier)
             self._local.state = found
             with self._lock:
