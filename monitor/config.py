@@ -291,17 +291,17 @@ _PARSERS_DIFFER = "\t!|>"
 
 def _fast_read(text: str) -> tuple[Any, Any] | None:
     """(root node, data) read by libyaml, or None to read the text with ``_Loader``: when libyaml is
-    missing, and for any text it would refuse or that has anchors, so that every message about a
-    configuration's YAML is ``_Loader``'s, whichever parser read it."""
-    # The two parsers differ on some texts with tabs ("key: 1<TAB>"), tags ("!"), block scalars ("|#") and
-    # a byte-order mark after the start, found by the property test in tests/test_config.py. A file must
-    # mean the same with or without libyaml, so such texts, rare in a configuration, are read by _Loader.
+    missing, and for any text it would refuse or that is not plain block YAML, so that every message
+    about a configuration's YAML is ``_Loader``'s, whichever parser read it."""
+    # The two parsers differ on some texts with tabs ("key: 1<TAB>"), tags ("!"), block scalars ("|#"),
+    # flow collections ("{1?}") and a byte-order mark after the start, found by the property test in
+    # tests/test_config.py. A file must mean the same with or without libyaml, so such texts are read by
+    # _Loader; the usual configuration (block mappings and lists of URLs) is not one of them.
     if (not getattr(yaml, "__with_libyaml__", False) or any(c in text for c in _PARSERS_DIFFER)
             or "\ufeff" in text[1:]):
         return None
     try:
-        if any(isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None) is not None
-               for e in yaml.parse(text, Loader=_FastLoader)):
+        if not all(map(_plain_block_event, yaml.parse(text, Loader=_FastLoader))):
             return None
         loader = _FastLoader(text)
         try:
@@ -311,6 +311,16 @@ def _fast_read(text: str) -> tuple[Any, Any] | None:
             loader.dispose()
     except (yaml.YAMLError, RecursionError, ValueError, TypeError):
         return None
+
+
+def _plain_block_event(event: Any) -> bool:
+    """False for anything but block collections and plain or quoted scalars: aliases and anchors (which
+    _Loader refuses, with its message), flow collections, block scalars."""
+    if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+        return False
+    if isinstance(event, yaml.CollectionStartEvent) and event.flow_style:
+        return False
+    return not (isinstance(event, yaml.ScalarEvent) and event.style in ("|", ">"))
 
 
 def _line_of(root: Any, loc: Sequence[str | int]) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -579,9 +580,9 @@ def test_libyaml_reads_a_configuration_as_the_python_parser_does(text: str, monk
     assert fast == _outcome(text)
 
 
-@settings(max_examples=1000)
-@given(st.text(alphabet=st.sampled_from(list("sources:-name urlhtps/.\n\t &*'\"[]{}!#?|>%@`\x00\x1b\x85\ufeffé1")),
-               max_size=80))
+@settings(max_examples=int(os.environ.get("NEWSMON_YAML_EXAMPLES", "1000")))
+@given(st.text(alphabet=st.sampled_from(list("sources:-name urlhtps/.\n\r\t &*'\"[]{}!#?|>%@`,~=\\"
+                                              "\x00\x1b\x85\ufeffé1")), max_size=80))
 def test_libyaml_and_the_python_parser_agree_on_any_text(text: str) -> None:
     fast = _outcome(text)
     original = config_module._fast_read
@@ -597,3 +598,24 @@ def test_a_long_configuration_is_read_by_libyaml() -> None:
         pytest.skip("PyYAML was built without libyaml")
     text = "sources:\n  - name: a\n    urls:\n" + "".join(f"      - https://a.example/{i}\n" for i in range(50))
     assert config_module._fast_read(text) is not None
+
+
+_SCALAR = st.text(alphabet=st.sampled_from(list("abc:/.?&=#%!'\" -_~[]{},|>@*\\é\u00a0\u2028")), min_size=1,
+                  max_size=30)
+
+
+@settings(max_examples=int(os.environ.get("NEWSMON_YAML_EXAMPLES", "1000")))
+@given(st.lists(st.tuples(_SCALAR, st.lists(_SCALAR, max_size=4)), max_size=4), st.sampled_from(["", "'", '"']))
+def test_libyaml_and_the_python_parser_agree_on_block_configurations(sources, quote) -> None:
+    """Block-style files as people write them, with any characters in the values."""
+    lines = ["sources:"]
+    for name, urls in sources:
+        lines += [f"  - name: {quote}{name}{quote}", "    urls:"] + [f"      - {quote}{u}{quote}" for u in urls]
+    text = "\n".join(lines) + "\n"
+    fast = _outcome(text)
+    original = config_module._fast_read
+    config_module._fast_read = lambda _text: None
+    try:
+        assert fast == _outcome(text)
+    finally:
+        config_module._fast_read = original
