@@ -183,8 +183,7 @@ checks = Table(
 # Boilerplate learning (monitor/boilerplate.py). A "line" is a short paragraph of an article's text, keyed
 # by the sha256 of its comparable form. One row per line and article, however many versions or checks
 # repeat it: learning counts articles, never versions. The primary key's prefix (source_id, line_key)
-# serves the count of articles per line. Both tables are additions: an older database gets them from
-# create_all, and an older newsmon ignores them, so SCHEMA_VERSION stays 1.
+# serves the count of articles per line. Both tables are part of revision 0001 (monitor/store/migrations).
 source_lines = Table(
     "source_lines", metadata,
     Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),

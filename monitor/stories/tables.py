@@ -8,8 +8,8 @@
 
 Like ``monitor/store/scheduling.py`` they are defined on the store's ``metadata``, so ``open_store``'s
 ``create_all`` adds them to any database once this module is imported; ``ensure_tables`` also creates them
-on a store opened before the import. All of them are additions: an older newsmon ignores them, so the
-schema version stays 1. They are derived data: dropping them loses nothing that the next refresh cannot
+on a store opened before the import (so a database may lack them at any revision, and a migration that
+changes them must allow for that). They are derived data: dropping them loses nothing that the next refresh cannot
 rebuild from the stored versions.
 """
 
