@@ -8,11 +8,12 @@ the shares hold about as many articles each, and each host stays in one share, s
 is the total over all processes.
 
 The children are forked from the checking process itself, after its imports (so a child starts in
-milliseconds) and before any thread, connection or file of the run exists (so none is inherited in a
-state it cannot use). Each opens its own store, checks its share, and sends its events back through a
-pipe; the parent checks its own share meanwhile and yields every event as it arrives, so the caller
-(printing JSON lines, notifying, the run report, the report site) sees one run. The store takes the
-writers in turn: SQLite's WAL with its busy timeout, or PostgreSQL's row locks.
+milliseconds) and before any thread of the run exists (a lock held by another thread at the fork would
+stay held forever in the child). The parent's open store is inherited but never touched: each child opens
+its own, checks its share, sends its events back through a pipe, and ends with ``os._exit``, which
+finalises nothing of the parent's. The parent only gathers the events and yields each as it arrives, so
+the caller (printing JSON lines, notifying, the run report, the report site) sees one run. The store takes
+the writers in turn: SQLite's WAL with its busy timeout, or PostgreSQL's row locks.
 
 A child that dies (killed, out of memory) costs only its unreported articles: each gets an ``error``
 event, and is checked again by the next run. Where ``fork`` is unsafe or missing (not Linux, threads
@@ -102,12 +103,14 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
     """Check ``targets`` once over ``processes`` processes (``process_count`` when None), yielding events.
 
     ``check(config, store, targets, fetcher=..., extract_workers=...)`` is the single-process check
-    (``monitor.check.check_articles``); ``store`` is this process's, ``open_store()`` opens one in a
-    child; ``fetcher(config)`` gives a context holding the PageFetcher to use (None: the check's own).
-    With several processes, extraction stays in each (they already use every core), and each process
-    calls ``after_share(store, its events)`` once its share is checked: work on its own articles that
-    would otherwise wait for the end of the run in one process (drawing their report pages). A failure
-    there is logged, never an error of the run.
+    (``monitor.check.check_articles``); ``store`` is this process's, used when the run stays in it;
+    ``open_store()`` opens one in a child; ``fetcher(config)`` gives a context holding the PageFetcher to
+    use (None: the check's own). A split run forks one child per share and this process only gathers
+    their events (it also prints them, and the children's work is alike, so the shares finish together).
+    Extraction stays in each child (they already use every core), and each child calls
+    ``after_share(store, its events)`` once its share is checked: work on its own articles that would
+    otherwise wait for the end of the run in one process (drawing their report pages). A failure there
+    is logged, never an error of the run.
     """
     make_fetcher = fetcher or (lambda _config: nullcontext(None))
     count = process_count(targets, config.concurrency) if processes is None else processes
@@ -121,15 +124,8 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
     children: list[_Child] = []
     finished = False
     try:
-        for share in shares[1:]:
+        for share in shares:
             children.append(_fork(share_config, share, open_store, check, make_fetcher, after_share, arrived))
-        own: list[CheckEvent] = []
-        with make_fetcher(share_config) as used:
-            for event in check(share_config, store, shares[0], fetcher=used, extract_workers=1):
-                own.append(event)
-                yield event
-                yield from _arrived_so_far(arrived, children)
-        _after(after_share, store, own)
         running = len(children)
         while running:
             item = arrived.get()
@@ -154,19 +150,6 @@ def _after(after_share: AfterShare | None, store: Store, events: list[CheckEvent
         after_share(store, events)
     except Exception as exc:                    # noqa: BLE001 -- the run's own steps redo what is missing
         log.warning("after checking its share, a checking process failed: %s", exc)
-
-
-def _arrived_so_far(arrived: queue.Queue[CheckEvent | _Child], children: list[_Child]) -> Iterator[CheckEvent]:
-    while True:
-        try:
-            item = arrived.get_nowait()
-        except queue.Empty:
-            return
-        if isinstance(item, _Child):
-            arrived.put(item)       # the end of a child is handled once the parent's own share is done
-            return
-        _note(children, item)
-        yield item
 
 
 def _note(children: list[_Child], event: CheckEvent) -> None:
