@@ -124,8 +124,15 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
     children: list[_Child] = []
     finished = False
     try:
+        pipes = []
         for share in shares:
-            children.append(_fork(share_config, share, open_store, check, make_fetcher, after_share, arrived))
+            child, read_end = _fork(share_config, share, open_store, check, make_fetcher, after_share)
+            children.append(child)
+            pipes.append(read_end)
+        # Only now a thread each, to read the pipes: no child is forked while a thread of ours runs.
+        for child, read_end in zip(children, pipes, strict=True):
+            threading.Thread(target=_read_events, args=(read_end, child, arrived), daemon=True,
+                             name=f"newsmon-check-{child.pid}").start()
         running = len(children)
         while running:
             item = arrived.get()
@@ -182,18 +189,15 @@ def _describe_exit(status: int | None) -> str:
 
 
 def _fork(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
-          make_fetcher: FetcherFactory, after_share: AfterShare | None,
-          arrived: queue.Queue[CheckEvent | _Child]) -> _Child:
+          make_fetcher: FetcherFactory, after_share: AfterShare | None) -> tuple[_Child, int]:
+    """A child checking ``targets``, and the end of the pipe its events come from."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:                                    # the child: never returns
         os.close(read_end)
         _child_main(config, targets, open_store, check, make_fetcher, after_share, write_end)
     os.close(write_end)
-    child = _Child(pid, targets)
-    threading.Thread(target=_read_events, args=(read_end, child, arrived), daemon=True,
-                     name=f"newsmon-check-{pid}").start()
-    return child
+    return _Child(pid, targets), read_end
 
 
 def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
