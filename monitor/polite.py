@@ -81,6 +81,28 @@ def pacing_margin(delay: float) -> float:
     return min(0.02, 0.1 * delay)
 
 
+class HostLocks:
+    """A lock per host, taken with a wait that a stop request cuts short: one request at a time per host
+    within a process (HostGate here, SharedHostGate across processes)."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self._stopping = stopping
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def take(self, host: str) -> bool:
+        """Wait for ``host``'s lock and take it; False (holding nothing) once stopping is set."""
+        with self._guard:
+            lock = self._locks.setdefault(host, threading.Lock())
+        while not lock.acquire(timeout=0.1):
+            if self._stopping.is_set():
+                return False
+        return True
+
+    def release(self, host: str) -> None:
+        self._locks[host].release()
+
+
 class HostGate:
     """One request at a time per host, each sent at least ``delay`` seconds after the previous one *ended*.
 
@@ -96,29 +118,25 @@ class HostGate:
     def __init__(self, stopping: threading.Event, clock: Callable[[], float] = time.monotonic) -> None:
         self._stopping = stopping
         self._clock = clock
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks = HostLocks(stopping)
         self._ended: dict[str, float] = {}
-        self._guard = threading.Lock()
 
     def enter(self, host: str, delay: float) -> bool:
         """Wait for ``host``'s turn and take it; False (holding nothing) when the daemon stops meanwhile."""
-        with self._guard:
-            lock = self._locks.setdefault(host, threading.Lock())
-        while not lock.acquire(timeout=0.1):
-            if self._stopping.is_set():
-                return False
+        if not self._locks.take(host):
+            return False
         wait = self._ended.get(host, float("-inf")) + delay - self._clock()
         if wait > 0:
             self._stopping.wait(wait)
         if self._stopping.is_set():
-            lock.release()
+            self._locks.release(host)
             return False
         return True
 
     def leave(self, host: str) -> None:
         """The request to ``host`` is over (answered or failed): the next one may be sent ``delay`` from now."""
         self._ended[host] = self._clock()
-        self._locks[host].release()
+        self._locks.release(host)
 
 
 @dataclass

@@ -34,6 +34,7 @@ import uuid
 from typing import Any, Protocol
 
 from monitor.errors import HostDeferred
+from monitor.polite import HostLocks
 
 __all__ = ["PostgresTurns", "RedisTurns", "SharedHostGate", "Turns"]
 
@@ -163,25 +164,22 @@ class SharedHostGate:
         self.turns = turns
         self.hold = hold
         self._stopping = stopping
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks = HostLocks(stopping)                  # one request per host within this process
         self._held: dict[str, tuple[str, float]] = {}      # host -> (token, delay) of this process's turn
         self._guard = threading.Lock()
         self._renewer: threading.Thread | None = None
 
     def enter(self, host: str, delay: float) -> bool:
         """Wait for ``host``'s turn and take it; False (holding nothing) when the process stops meanwhile."""
-        with self._guard:
-            lock = self._locks.setdefault(host, threading.Lock())
-        while not lock.acquire(timeout=0.1):
-            if self._stopping.is_set():
-                return False
+        if not self._locks.take(host):
+            return False
         try:
             token = self._wait_turn(host, delay)
         except BaseException:
-            lock.release()
+            self._locks.release(host)
             raise
         if token is None:
-            lock.release()
+            self._locks.release(host)
             return False
         self._held[host] = (token, delay)
         self._renew_in_background()
@@ -233,4 +231,4 @@ class SharedHostGate:
             log.warning("could not give back the turn of %s at %s (%s); it frees itself within %.0f s",
                         host, self.turns.where, exc, self.hold)
         finally:
-            self._locks[host].release()
+            self._locks.release(host)
