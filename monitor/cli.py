@@ -191,8 +191,6 @@ def _refresh_site(store: Store, config: Config, events: list[CheckEvent], starte
                        style="yellow"))
 
 
-# -- diff -----------------------------------------------------------------------------------------------
-
 def _draw_changed_pages(store: Store, config: Config, events: list[CheckEvent]) -> None:
     """In each process of a run split over the cores: draw the report pages of the articles it changed,
     while the others still check theirs; the run's site refresh then draws only the lists."""
@@ -209,6 +207,8 @@ def _run_diffs(events: list[CheckEvent]) -> dict[tuple[str, int, int], Diff]:
     return {(e.url, e.previous_version, e.version): e.diff for e in events
             if e.diff is not None and e.previous_version is not None and e.version is not None}
 
+
+# -- diff -----------------------------------------------------------------------------------------------
 
 def _is_url(value: str) -> bool:
     return value.lower().startswith(("http://", "https://"))
