@@ -86,9 +86,9 @@ def two_hosts(tmp_path: Path) -> Iterator[tuple[list[str], dict[str, Path]]]:
             server.wait(timeout=10)
 
 
-def _config(tmp_path: Path, urls: list[str]) -> Path:
+def _config(tmp_path: Path, urls: list[str], storage: str = "store/") -> Path:
     path = tmp_path / "config.yaml"
-    lines = ["storage: store/", "reports: reports/", "per_host_delay: 0", "concurrency: 8", "sources:"]
+    lines = [f"storage: {storage}", "reports: reports/", "per_host_delay: 0", "concurrency: 8", "sources:"]
     for host in HOSTS:
         lines += [f"  - name: {host}", "    urls:"]
         lines += [f"      - {url}" for url in urls if f"//{host}:" in url]
@@ -149,9 +149,10 @@ def test_a_large_run_is_split_by_host_and_reports_every_article_once(tmp_path: P
     assert index.count("1,000") >= 3 and index.count("1,500") >= 3
 
 
-def test_each_host_is_checked_by_one_process(tmp_path: Path, two_hosts) -> None:
+def test_each_host_is_checked_by_one_process(tmp_path: Path, two_hosts, store_url: str) -> None:
+    """On SQLite and PostgreSQL: the processes write to the store at the same time."""
     urls, _ = two_hosts
-    config = load_config(_config(tmp_path, urls))
+    config = load_config(_config(tmp_path, urls, storage=store_url))
     checked_by: dict[str, int] = {}
     pids = tmp_path / "pids"
 
@@ -171,6 +172,9 @@ def test_each_host_is_checked_by_one_process(tmp_path: Path, two_hosts) -> None:
     assert len(set(checked_by.values())) == 2
     for host in HOSTS:
         assert len({pid for url, pid in checked_by.items() if f"//{host}:" in url}) == 1
+    assert {e.event for e in events} == {"new"}
+    with open_store(config.storage_url()) as store:
+        assert {url: state.latest_version for url, state in store.states(urls).items()} == dict.fromkeys(urls, 1)
 
 
 def test_a_killed_process_costs_only_its_unreported_articles(tmp_path: Path, two_hosts) -> None:
