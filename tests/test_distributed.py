@@ -256,6 +256,29 @@ def test_dispatch_once_leases_due_articles_and_a_worker_checks_them(pg_schema_ur
     assert count(pg_schema_url, select(func.count()).select_from(versions)) == 7
 
 
+def test_a_workers_threads_share_one_robots_txt_read_per_site(pg_schema_url: str, queue_url: str, pages: Pages,
+                                                              tmp_path: Path) -> None:
+    """Each thread of a worker has its own checker, but robots.txt is read once per site for the process."""
+    from monitor.distributed.tasks import WorkerState, run_check
+
+    _, config = write_config(tmp_path, pg_schema_url, queue_url, pages, 8)
+    assert dispatch_once(config, task_size=2) == 0
+    tasks = take_tasks(config)
+    assert len(tasks) == 4
+    state = WorkerState(config)
+    try:
+        threads = [threading.Thread(target=run_check, args=(state, task)) for task in tasks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(state._threads) == 4                       # four threads, four checkers
+    finally:
+        state.close()
+    assert count(pg_schema_url, select(func.count()).select_from(versions)) == 8
+    assert len(pages.fetched("/robots.txt")) == 1
+
+
 def test_a_task_delivered_twice_and_a_real_race_store_one_version_and_one_message(
         pg_schema_url: str, queue_url: str, pages: Pages, tmp_path: Path) -> None:
     """Two workers check the same changed article at the same moment (both fetched it; a barrier lets their

@@ -62,6 +62,9 @@ class WorkerState:
     def __init__(self, config: Config) -> None:
         from monitor.check import fetch_settings
         from monitor.distributed.app import queue_settings
+        from monitor.polite import GuardedFetcher
+        from monitor.politeness import HostHealth
+        from monitor.robots import RobotsCache, fetcher_robots
         from monitor.store import open_store
 
         self.config = config
@@ -70,6 +73,13 @@ class WorkerState:
         self.store: Store = open_store(config.storage_url())
         self.gate: SharedHostGate = shared_gate(config, self.store, self.stopping)
         self._settings = fetch_settings(config)
+        # One fetcher (its connections; each thread's hops are its own), one robots.txt cache and one
+        # record of failing hosts for the whole process: per thread, every site's robots.txt was read
+        # once by each thread, and a failing host was backed off by each thread on its own.
+        self._fetcher = GuardedFetcher(self._settings)
+        self._robots_fetcher = fetcher_robots(self._fetcher)
+        self.robots = RobotsCache(self._robots_fetcher, self._settings.user_agent)
+        self.health = HostHealth()
         self._local = threading.local()
         self._threads: list[_Thread] = []
         self._lock = threading.Lock()
@@ -79,10 +89,11 @@ class WorkerState:
         found: _Thread | None = getattr(self._local, "state", None)
         if found is None:
             from monitor.daemon import Daemon
-            from monitor.polite import GuardedFetcher, PoliteFetcher
+            from monitor.polite import PoliteFetcher
 
-            polite = PoliteFetcher(GuardedFetcher(self._settings), per_host_delay=self.config.per_host_delay,
-                                   concurrency=self.config.concurrency, stopping=self.stopping)
+            polite = PoliteFetcher(self._fetcher, per_host_delay=self.config.per_host_delay,
+                                   concurrency=self.config.concurrency, stopping=self.stopping,
+                                   robots=self.robots, health=self.health)
             polite.gate = self.gate            # type: ignore[assignment]  # HostGate's interface, shared
             notifier = OutboxOnly(self.config, self.store) if self.config.notify else None
             # Extraction stays in the task's own process: a deployment scales by worker processes (one per
@@ -98,8 +109,9 @@ class WorkerState:
     def close(self) -> None:
         self.stopping.set()
         for state in self._threads:
-            state.daemon.close()
-            state.polite.close()
+            state.daemon.close()        # not state.polite.close(): its fetcher is the process's, closed once
+        self._robots_fetcher.close()
+        self._fetcher.close()
         self.store.close()
 
 
