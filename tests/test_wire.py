@@ -9,46 +9,30 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from raw_server import RawServer
 
 from monitor.wire import ConnectError, DeadlineExceeded, Pool, ProtocolError, ReadTimeout, Timeouts, WireError
 
 FAST = Timeouts(connect=2, read=2)
 
 
-class RawServer:
+class KeptAliveServer(RawServer):
     """Answers each request on a connection with ``reply(request_bytes, n)``, where n counts the
     requests so far; None closes the connection, as does every answer with ``hang_up``. Counts the
-    connections accepted."""
+    connections accepted (the accept loop is ``raw_server.RawServer``'s; only a connection's handling
+    differs: many requests on one connection, not one)."""
 
     def __init__(self, reply: Callable[[bytes, int], bytes | None], hang_up: bool = False) -> None:
+        super().__init__()
         self.reply = reply
         self.hang_up = hang_up
-        self.connections = 0
         self.requests: list[bytes] = []
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self._socket.settimeout(0.2)           # set here: the test may close the socket before the thread runs
-        self.port = self._socket.getsockname()[1]
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.start()
 
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def _handle(self, conn: socket.socket) -> None:
         with conn:
             buffer = b""
-            while not self._stop.is_set():
+            while not self.stop.is_set():
                 try:
                     data = conn.recv(65536)
                 except OSError:
@@ -66,17 +50,13 @@ class RawServer:
                     if self.hang_up:
                         return
 
-    def close(self) -> None:
-        self._stop.set()
-        self._socket.close()
-
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., RawServer]]:
-    servers: list[RawServer] = []
+def serve() -> Iterator[Callable[..., KeptAliveServer]]:
+    servers: list[KeptAliveServer] = []
 
-    def start(reply: Callable[[bytes, int], bytes | None], hang_up: bool = False) -> RawServer:
-        servers.append(RawServer(reply, hang_up))
+    def start(reply: Callable[[bytes, int], bytes | None], hang_up: bool = False) -> KeptAliveServer:
+        servers.append(KeptAliveServer(reply, hang_up))
         return servers[-1]
 
     yield start
@@ -98,14 +78,14 @@ def read_all(pool: Pool, url: str, headers: dict[str, str] | None = None) -> tup
     return response.status, b"".join(parts)
 
 
-def test_connections_are_kept_alive_per_host(serve: Callable[..., RawServer]) -> None:
+def test_connections_are_kept_alive_per_host(serve: Callable[..., KeptAliveServer]) -> None:
     server = serve(lambda request, n: ok(f"page {n}".encode()))
     with_conditional = serve(lambda request, n: b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\n\r\n')
     pool = Pool(proxies={})
     for n in (1, 2, 3):
-        assert read_all(pool, server.url(f"/a/{n}")) == (200, f"page {n}".encode())
+        assert read_all(pool, server.url_for(f"/a/{n}")) == (200, f"page {n}".encode())
     for _ in range(3):
-        assert read_all(pool, with_conditional.url("/b"), {"If-None-Match": '"a"'}) == (304, b"")
+        assert read_all(pool, with_conditional.url_for("/b"), {"If-None-Match": '"a"'}) == (304, b"")
     assert (server.connections, with_conditional.connections) == (1, 1)
     assert server.requests[0].startswith(b"GET /a/1 HTTP/1.1\r\n")
     assert f"Host: 127.0.0.1:{server.port}".encode() in server.requests[0]
@@ -114,50 +94,50 @@ def test_connections_are_kept_alive_per_host(serve: Callable[..., RawServer]) ->
     pool.close()
 
 
-def test_chunked_bodies_are_unchunked_and_content_coding_is_left_alone(serve: Callable[..., RawServer]) -> None:
+def test_chunked_bodies_are_unchunked_and_content_coding_is_left_alone(serve: Callable[..., KeptAliveServer]) -> None:
     packed = gzip.compress(b"<p>compressed</p>" * 20)
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(packed[i:i + 50]), packed[i:i + 50]) for i in range(0, len(packed), 50))
     server = serve(lambda request, n: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n"
                                       b"\r\n" + chunks + b"0\r\n\r\n")
     pool = Pool(proxies={})
-    status, body = read_all(pool, server.url())
+    status, body = read_all(pool, server.url)
     assert status == 200 and body == packed                 # raw: BoundedDecoder inflates and counts
-    assert read_all(pool, server.url())[1] == packed and server.connections == 1
+    assert read_all(pool, server.url)[1] == packed and server.connections == 1
 
 
-def test_a_connection_the_server_closed_while_idle_is_replaced(serve: Callable[..., RawServer]) -> None:
+def test_a_connection_the_server_closed_while_idle_is_replaced(serve: Callable[..., KeptAliveServer]) -> None:
     # The server answers once per connection, then hangs up: the kept connection is dead at the next GET.
     server = serve(lambda request, n: ok(b"hello") if n % 2 else None)
     pool = Pool(proxies={})
-    assert read_all(pool, server.url()) == (200, b"hello")
-    assert read_all(pool, server.url()) == (200, b"hello")
+    assert read_all(pool, server.url) == (200, b"hello")
+    assert read_all(pool, server.url) == (200, b"hello")
     assert server.connections == 2
 
 
-def test_connection_close_is_honoured(serve: Callable[..., RawServer]) -> None:
+def test_connection_close_is_honoured(serve: Callable[..., KeptAliveServer]) -> None:
     server = serve(lambda request, n: ok(b"bye", "Connection: close"))
     pool = Pool(proxies={})
-    assert read_all(pool, server.url()) == (200, b"bye")
-    assert read_all(pool, server.url()) == (200, b"bye")
+    assert read_all(pool, server.url) == (200, b"bye")
+    assert read_all(pool, server.url) == (200, b"bye")
     assert server.connections == 2
 
 
-def test_a_truncated_body_is_a_protocol_error(serve: Callable[..., RawServer]) -> None:
+def test_a_truncated_body_is_a_protocol_error(serve: Callable[..., KeptAliveServer]) -> None:
     server = serve(lambda request, n: b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", hang_up=True)
     pool = Pool(proxies={})
-    response = pool.get(server.url(), {}, FAST)
+    response = pool.get(server.url, {}, FAST)
     with pytest.raises(ProtocolError, match="before the body was complete .95 bytes missing"):
         while response.read():
             pass
 
 
-def test_not_http_is_a_protocol_error(serve: Callable[..., RawServer]) -> None:
+def test_not_http_is_a_protocol_error(serve: Callable[..., KeptAliveServer]) -> None:
     server = serve(lambda request, n: b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
     with pytest.raises(ProtocolError, match="no valid HTTP response"):
-        Pool(proxies={}).get(server.url(), {}, FAST)
+        Pool(proxies={}).get(server.url, {}, FAST)
 
 
-def test_silence_is_a_read_timeout(serve: Callable[..., RawServer]) -> None:
+def test_silence_is_a_read_timeout(serve: Callable[..., KeptAliveServer]) -> None:
     gate = threading.Event()
 
     def stall(request: bytes, n: int) -> bytes | None:
@@ -166,7 +146,7 @@ def test_silence_is_a_read_timeout(serve: Callable[..., RawServer]) -> None:
 
     server = serve(stall)
     with pytest.raises(ReadTimeout):
-        Pool(proxies={}).get(server.url(), {}, Timeouts(connect=2, read=0.3))
+        Pool(proxies={}).get(server.url, {}, Timeouts(connect=2, read=0.3))
     gate.set()
 
 
@@ -180,16 +160,16 @@ def test_refused_and_unresolvable_hosts_say_so() -> None:
         Pool(proxies={}).get("http://news.invalid/", {}, FAST)
 
 
-def test_only_http_urls_and_header_injection_refused(serve: Callable[..., RawServer]) -> None:
+def test_only_http_urls_and_header_injection_refused(serve: Callable[..., KeptAliveServer]) -> None:
     with pytest.raises(WireError, match="not an http"):
         Pool(proxies={}).get("ftp://example.com/", {}, FAST)
     server = serve(lambda request, n: ok(b"x"))
     with pytest.raises(ProtocolError):
-        Pool(proxies={}).get(server.url(), {"X-Test": "a\r\nInjected: yes"}, FAST)
+        Pool(proxies={}).get(server.url, {"X-Test": "a\r\nInjected: yes"}, FAST)
     assert server.requests == []
 
 
-def test_a_plain_http_proxy_gets_the_absolute_url(serve: Callable[..., RawServer]) -> None:
+def test_a_plain_http_proxy_gets_the_absolute_url(serve: Callable[..., KeptAliveServer]) -> None:
     proxy = serve(lambda request, n: ok(b"via proxy"))
     pool = Pool(proxies={"http": f"http://127.0.0.1:{proxy.port}"})
     assert read_all(pool, "http://news.example/story?id=1") == (200, b"via proxy")
@@ -221,7 +201,7 @@ def test_headers_dripped_past_the_deadline_are_cut_off() -> None:
     listener.close()
 
 
-def test_a_refused_peer_gets_no_request_and_the_connection_stays_usable(serve: Callable[..., RawServer]) -> None:
+def test_a_refused_peer_gets_no_request_and_the_connection_stays_usable(serve: Callable[..., KeptAliveServer]) -> None:
     server = serve(lambda request, n: ok(b"fine"))
     pool = Pool(proxies={})
     seen: list[str] = []
@@ -231,10 +211,10 @@ def test_a_refused_peer_gets_no_request_and_the_connection_stays_usable(serve: C
         raise RuntimeError(f"refusing {address}")
 
     with pytest.raises(RuntimeError, match="refusing 127.0.0.1"):
-        pool.get(server.url(), {}, FAST, peer_check=refuse)
+        pool.get(server.url, {}, FAST, peer_check=refuse)
     assert seen == ["127.0.0.1"] and server.requests == []
-    assert read_all(pool, server.url()) == (200, b"fine")           # a trusted URL may use it
+    assert read_all(pool, server.url) == (200, b"fine")           # a trusted URL may use it
     assert server.connections == 1
     with pytest.raises(RuntimeError):                                 # a kept-alive connection is checked too
-        pool.get(server.url(), {}, FAST, peer_check=refuse)
+        pool.get(server.url, {}, FAST, peer_check=refuse)
     assert len(server.requests) == 1
