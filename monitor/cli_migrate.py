@@ -28,7 +28,7 @@ def migrate(
     """
     # Imported here, not with the CLI: the store (SQLAlchemy) would slow the start of every command.
     from .store.engine import migrate, schema_state
-    from .store.schema import SCHEMA_REVISION
+    from .store.revision import SCHEMA_REVISION
 
     config = read_config(config_path, required=False)
     try:

@@ -156,11 +156,11 @@ def newsmon(config: Path, *args: str) -> list[str]:
 SELF_KILL = """
 import os, signal, sys
 from monitor.cli import main
-from monitor.store import store
+from monitor.store import sql_store
 
 moment, at = sys.argv[1], int(sys.argv[2])
 written = 0
-write, record_many = store.Store._write, store.Store.record_many
+write, record_many = sql_store.SqlStore._write, sql_store.SqlStore.record_many
 
 def die():
     sys.stdout.flush()
@@ -180,7 +180,7 @@ def committing(self, items):
         die()
     return numbers
 
-store.Store._write, store.Store.record_many = counting_write, committing
+sql_store.SqlStore._write, sql_store.SqlStore.record_many = counting_write, committing
 main(sys.argv[3:])
 """
 

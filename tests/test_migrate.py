@@ -27,11 +27,8 @@ from monitor.errors import StoreError
 from monitor.models import Document
 from monitor.store import migrations, open_store
 from monitor.store.engine import migrate
+from monitor.store.revision import LEGACY_REVISIONS, SCHEMA_REVISION, SCHEMA_VERSION, VERSION_TABLE
 from monitor.store.schema import (
-    LEGACY_REVISIONS,
-    SCHEMA_REVISION,
-    SCHEMA_VERSION,
-    VERSION_TABLE,
     articles,
     blobs,
     checks,

@@ -7,14 +7,12 @@ One SQLAlchemy model set serves SQLite (the default, a WAL-mode file) and Postgr
         number = store.record(url, source, CheckRecord(now, "new", status=200), new_version=...)
 """
 
-from monitor.store.blobs import ZSTD_LEVEL
 from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem
-from monitor.store.schema import SCHEMA_VERSION
+from monitor.store.revision import SCHEMA_VERSION
 from monitor.store.store import Store, open_store
 
 __all__ = [
     "SCHEMA_VERSION",
-    "ZSTD_LEVEL",
     "ArticleState",
     "CheckRecord",
     "NewVersion",

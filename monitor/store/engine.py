@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -41,18 +40,10 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from monitor.errors import StoreError
-from monitor.store.schema import (
-    LEGACY_REVISIONS,
-    SCHEMA_REVISION,
-    SCHEMA_VERSION,
-    VERSION_TABLE,
-    insert_ignore,
-    meta,
-    metadata,
-)
+from monitor.store.revision import LEGACY_REVISIONS, SCHEMA_REVISION, SCHEMA_VERSION, VERSION_TABLE
+from monitor.store.schema import insert_ignore, meta, metadata
+from monitor.store.sqlite_file import check_sqlite_file, configure_connection, full_disk_note
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-BUSY_TIMEOUT_MS = 5000
 # Any constant: serialises schema creation and upgrades by several PostgreSQL workers.
 _PG_SCHEMA_LOCK = 0x6E65_7773  # "news"
 
@@ -101,7 +92,7 @@ def schema_state(url: str) -> SchemaState:
         path = Path(where)
         if where == ":memory:" or not path.exists():
             return SchemaState(where, None)
-        _check_sqlite_file(path)
+        check_sqlite_file(path)
         return _verify_read_only(path)
     where = describe(parsed)
     engine = _postgresql_engine(parsed)
@@ -141,7 +132,7 @@ def _open(url: str) -> tuple[Engine, SchemaState]:
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = getattr(exc, "orig", None) or exc
-        raise StoreError(f"{where}: cannot open the store: {reason}{_full_disk_note(where)}") from exc
+        raise StoreError(f"{where}: cannot open the store: {reason}{full_disk_note(where)}") from exc
     return engine, SchemaState(where, None) if created else before
 
 
@@ -174,22 +165,6 @@ def _prepare(engine: Engine, where: str) -> SchemaState:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
 
 
-# Below this many free bytes, a failure to open or create a SQLite file is most likely the full disk.
-_NEARLY_FULL = 1 << 20
-
-
-def _full_disk_note(where: str) -> str:
-    """Why SQLite's "disk I/O error" or "unable to open" happened, when the disk is full; else ''."""
-    if "://" in where or where == ":memory:":
-        return ""
-    folder = Path(where).parent
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return ""
-    return f" (the disk holding it is full: {free:,} bytes free)" if free < _NEARLY_FULL else ""
-
-
 def _sqlite_path(url: URL) -> str:
     return url.database or ":memory:"
 
@@ -201,7 +176,7 @@ def _sqlite_engine(url: URL) -> tuple[Engine, bool]:
     created = False
     if database and database != ":memory:":
         path = Path(database)
-        _check_sqlite_file(path)
+        check_sqlite_file(path)
         if path.exists():
             _verify_read_only(path)
         else:
@@ -214,19 +189,7 @@ def _sqlite_engine(url: URL) -> tuple[Engine, bool]:
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:
-        # Python's sqlite3 (3.11) only emits BEGIN before DML, so a SELECT followed by an INSERT would
-        # not be one transaction. Take transaction control away from it; _begin() below emits BEGIN.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        try:
-            # WAL: readers never block the writer. synchronous=NORMAL is durable against a process
-            # crash (SIGKILL) in WAL mode; only an OS crash may lose the last commits, never corrupt.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        finally:
-            cursor.close()
+        configure_connection(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -236,51 +199,6 @@ def _sqlite_engine(url: URL) -> tuple[Engine, bool]:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine, created
-
-
-def _check_sqlite_file(path: Path) -> None:
-    """Refuse paths that cannot be our database before SQLite gets a chance to write into them."""
-    if path.is_dir():
-        raise StoreError(f"{path}: is a folder, not a SQLite database file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            return
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            header = handle.read(100)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot open the store: {exc.strerror or exc}") from exc
-    if size == 0:
-        # newsmon creates its file complete (see _create_sqlite_file), so an empty one is a damaged or
-        # foreign file; taking it as a new store would silently start the history over.
-        raise StoreError(f"{path}: is an empty file, not a newsmon database; delete it to start a new store")
-    if not header.startswith(SQLITE_HEADER):
-        raise StoreError(f"{path}: not a SQLite database (the file does not start with the "
-                         "SQLite header); point storage at a new file or folder")
-    truncated = _truncation(path, size, header)
-    if truncated:
-        raise StoreError(f"{path}: the database file is damaged ({truncated}); newsmon leaves it as it is: "
-                         "restore it from a backup, or point storage at a new file or folder")
-
-
-def _truncation(path: Path, size: int, header: bytes) -> str | None:
-    """Why the file is shorter than its header says, or None. SQLite would open a truncated file and
-    fail (or write) only when it reaches the missing pages, possibly in the middle of a check."""
-    if len(header) < 100:
-        return f"only {size} bytes, shorter than the SQLite header"
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    if size % page_size:
-        return f"{size} bytes is not a whole number of {page_size}-byte pages"
-    # The page count at offset 28 is valid only if the change counter (24) equals "version-valid-for" (92).
-    pages = int.from_bytes(header[28:32], "big")
-    if pages and header[24:28] == header[92:96] and size < pages * page_size:
-        # With a write-ahead log present, the log may hold the newest pages; SQLite reconciles the two.
-        wal = Path(f"{path}-wal")
-        if not (wal.exists() and wal.stat().st_size > 0):
-            return f"{size} bytes, but its header counts {pages} pages of {page_size} bytes"
-    return None
 
 
 def _verify_read_only(path: Path) -> SchemaState:
@@ -299,7 +217,7 @@ def _verify_read_only(path: Path) -> SchemaState:
             raise StoreError(f"{path}: the database file is damaged or not a newsmon database ({reason}); "
                              "newsmon leaves it as it is: restore it from a backup, or point storage at a "
                              "new file or folder") from exc
-        raise StoreError(f"{path}: cannot open the store: {reason}{_full_disk_note(str(path))}") from exc
+        raise StoreError(f"{path}: cannot open the store: {reason}{full_disk_note(str(path))}") from exc
     finally:
         engine.dispose()
 
@@ -333,7 +251,7 @@ def _create_sqlite_file(path: Path) -> None:
                 os.replace(temporary, path)
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or exc
-        raise StoreError(f"{path}: cannot create the store: {reason}{_full_disk_note(str(path))}") from exc
+        raise StoreError(f"{path}: cannot create the store: {reason}{full_disk_note(str(path))}") from exc
     finally:
         for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
             leftover.unlink(missing_ok=True)

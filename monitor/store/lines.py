@@ -8,7 +8,6 @@ version, is boilerplate. Once learned it stays learned (``source_boilerplate``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import cache
 
@@ -18,15 +17,7 @@ from sqlalchemy.sql.expression import Executable
 
 from monitor.store.schema import articles, dialect_insert, insert_ignore, source_boilerplate, source_lines, sources
 
-_KEY = re.compile(r"[0-9a-f]{64}")
 _LINE_COLUMNS = ("source_id", "line_key", "article_id")
-
-
-def check_line_keys(url: str, keys: Sequence[str]) -> None:
-    """Refuse anything but sha256 hex digests before a write begins."""
-    for key in keys:
-        if not isinstance(key, str) or not _KEY.fullmatch(key):
-            raise ValueError(f"{url}: line key {key!r} is not a lowercase sha256 hex digest")
 
 
 def record_lines(conn: Connection, source_id: int, article_id: int, keys: Sequence[str]) -> None:

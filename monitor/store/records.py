@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from monitor.models import Document, Validators
+from monitor.models import EVENTS, Document, Validators
+
+_LINE_KEY = re.compile(r"[0-9a-f]{64}")
+
+# Keeps every IN list of URLs or ids far below SQLite's bound-parameter limit (32766, or 999 in old builds).
+IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -64,3 +72,54 @@ class RecordItem:
     # Keys of the short paragraphs ("lines") of the page this check extracted, before boilerplate was
     # removed (monitor.boilerplate.line_keys): kept per source and article to learn the source's boilerplate.
     line_keys: tuple[str, ...] = ()
+
+
+def validate(item: RecordItem) -> None:
+    """Refuse bad input before any read or write."""
+    check = item.check
+    if check.outcome not in EVENTS:
+        raise ValueError(f"{item.url}: unknown check outcome {check.outcome!r}; expected one of {EVENTS}")
+    for when in (check.checked_at, item.new_version.created_at if item.new_version else None):
+        if when is not None and when.utcoffset() is None:
+            raise ValueError(f"{item.url}: naive datetime {when.isoformat()}; the store needs aware ones")
+    check_line_keys(item.url, item.line_keys)
+
+
+def check_line_keys(url: str, keys: Sequence[str]) -> None:
+    """Refuse anything but sha256 hex digests before a write begins."""
+    for key in keys:
+        if not isinstance(key, str) or not _LINE_KEY.fullmatch(key):
+            raise ValueError(f"{url}: line key {key!r} is not a lowercase sha256 hex digest")
+
+
+def is_plain(item: RecordItem) -> bool:
+    """A check that only touches its article's row and adds a check row: no version, no lines (an
+    unchanged or failed check, most of a cycle). Such checks are written in bulk."""
+    return item.new_version is None and not item.line_keys
+
+
+def article_changes(item: RecordItem, article_id: int, source_id: int) -> dict[str, Any]:
+    """The article row's new values after this check (failures apart: see the writers)."""
+    check = item.check
+    changes: dict[str, Any] = {"article": article_id, "source_id": source_id, "last_checked": check.checked_at}
+    if item.validators is not None:
+        changes["etag"] = item.validators.etag
+        changes["last_modified"] = item.validators.last_modified
+    if item.body_sha256 is not None:
+        changes["body_sha256"] = item.body_sha256
+    if item.gone is not None:
+        changes["gone"] = item.gone
+    if item.pending_fingerprint is not None:
+        changes["pending_fingerprint"] = item.pending_fingerprint
+    elif check.outcome != "error":
+        changes["pending_fingerprint"] = None
+    return changes
+
+
+def check_row(article_id: int, check: CheckRecord, version: int | None) -> dict[str, Any]:
+    """The ``checks`` row of one check, by column."""
+    return {"article_id": article_id, "checked_at": check.checked_at, "outcome": check.outcome,
+            "status": check.status, "etag": check.validators.etag,
+            "last_modified": check.validators.last_modified, "wire_bytes": check.wire_bytes,
+            "body_bytes": check.body_bytes, "duration": check.duration, "error": check.error,
+            "final_url": check.final_url, "version": version}

@@ -26,8 +26,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from monitor.errors import StoreError
 from monitor.models import Version
 from monitor.store.blobs import get_blob
+from monitor.store.records import IN_CHUNK
 from monitor.store.schema import articles, checks, source_boilerplate, sources, versions
-from monitor.store.store import IN_CHUNK, Store
+from monitor.store.store import Store
 
 __all__ = ["ArticleHistory", "ArticleMatch", "ArticleStamp", "CheckMark", "article_histories", "article_history",
            "boilerplate_keys", "changed_article_stamps", "search_articles", "stored_articles"]

@@ -45,23 +45,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
-# The schema's Alembic revision (monitor/store/migrations/versions/): a new database is stamped with it, an
-# older one is upgraded to it when opened, a newer one is refused. Set it to the number of each new revision;
-# tests/test_migrate.py checks that it is the scripts' head.
-SCHEMA_REVISION = "0002"
-
-# The table where the revision is recorded: Alembic's ``alembic_version`` under a name of our own, since a
-# PostgreSQL schema shared with another application may hold that application's ``alembic_version``.
-VERSION_TABLE = "newsmon_alembic_version"
-
-# newsmon_meta's schema_version, the only version newsmon kept before Alembic; each newsmon refuses a
-# database whose schema_version is above its own. Schema 1 is revision 0001, schema 2 (blobs.base) is
-# revision 0002: a database without a revision of its own is stamped with those. The first revision after
-# 0002 sets 3, which every newsmon that reads only schema_version refuses; from then on schema_version
-# stays 3 and the version table alone tells the revision.
-SCHEMA_VERSION = 2
-LEGACY_REVISIONS = {1: "0001", 2: "0002"}
-
 # sha256 hex digests: blob keys and fingerprints.
 Sha256 = String(64)
 

@@ -1,5 +1,5 @@
 """The store's schema migrations (Alembic): ``versions/`` holds one revision per change of the tables,
-numbered 0001, 0002, ...; ``monitor.store.schema.SCHEMA_REVISION`` names the newest.
+numbered 0001, 0002, ...; ``monitor.store.revision.SCHEMA_REVISION`` names the newest.
 
 Importing this package imports Alembic and every module that defines tables, so only a migration does it:
 opening a store at the current revision reads the revision with plain SQL (monitor/store/engine.py).

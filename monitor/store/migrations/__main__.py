@@ -3,7 +3,7 @@
 Builds a scratch SQLite database at the current head by running every revision, compares it with the
 models (Alembic's autogenerate) and writes ``versions/NNNN_what_changed.py`` with the differences as batch
 operations, numbered after the head. Read it before use: autogenerate takes a renamed column for a drop and
-an add, and sees no change of a CHECK constraint. Then set SCHEMA_REVISION (monitor/store/schema.py) to
+an add, and sees no change of a CHECK constraint. Then set SCHEMA_REVISION (monitor/store/revision.py) to
 its number; tests/test_migrate.py runs it on SQLite and PostgreSQL and compares the result with the models.
 """
 

@@ -10,7 +10,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import TypeDecorator
 
 from monitor.store.migrations import metadata
-from monitor.store.schema import VERSION_TABLE
+from monitor.store.revision import VERSION_TABLE
 
 
 def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:

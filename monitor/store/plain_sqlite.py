@@ -1,0 +1,183 @@
+"""The checks of a cycle that change nothing, on a SQLite store, through the standard library's ``sqlite3``.
+
+Most of a cycle is unchanged articles: a read of their states before fetching, then one bulk write of
+their checks. Importing SQLAlchemy costs a start of ``newsmon check`` about 0.15 s, half its start-up and
+more than checking a thousand unchanged articles, so these two operations are written here in plain SQL,
+and ``monitor.store.Store`` opens its SQLAlchemy engine only when anything else is asked of it (a new
+version, a history, a report). The statements mean exactly what ``monitor.store.sql_store`` does for the
+same calls, values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO text with a
+space and microseconds); tests/test_plain_sqlite.py holds the two paths to the same rows.
+
+Only an existing file at the current revision is opened here; anything else (a new, older, foreign or
+damaged database, PostgreSQL, a URL with options) is left to the full open, which creates, upgrades or
+refuses it with its reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import StoreError
+from monitor.models import Validators
+from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row
+from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
+from monitor.store.sqlite_file import check_sqlite_file, configure_connection
+
+_PREFIX = "sqlite:///"
+
+_STATES = ("SELECT a.url, s.name, a.latest_version, a.fingerprint, a.etag, a.last_modified, a.gone, "
+           "a.body_sha256, a.last_checked, a.pending_fingerprint "
+           "FROM articles AS a JOIN sources AS s ON a.source_id = s.id WHERE a.url IN ({})")
+_CHECK_COLUMNS = ("article_id", "checked_at", "outcome", "status", "etag", "last_modified", "wire_bytes",
+                  "body_bytes", "duration", "error", "final_url", "version")
+_INSERT_CHECK = (f"INSERT INTO checks ({', '.join(_CHECK_COLUMNS)}) "
+                 f"VALUES ({', '.join(':' + c for c in _CHECK_COLUMNS)})")
+
+
+def database_path(url: str) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL, or None for anything this module leaves to SQLAlchemy
+    (PostgreSQL, ``:memory:``, URL options or escapes, whose meaning SQLAlchemy's parser decides)."""
+    if not url.startswith(_PREFIX):
+        return None
+    database = url[len(_PREFIX):]
+    if not database or database == ":memory:" or any(c in database for c in "?%#"):
+        return None
+    return Path(database)
+
+
+def sqlite_time(value: datetime) -> str:
+    """An aware datetime as SQLAlchemy's SQLite dialect stores monitor.store.schema.UTCDateTime."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _read_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class PlainSqlite:
+    """One connection to a SQLite store at the current revision, for ``states`` and plain checks."""
+
+    def __init__(self, connection: sqlite3.Connection, where: str) -> None:
+        self._connection = connection
+        self._where = where
+        self._lock = threading.Lock()     # one statement sequence at a time: the daemon shares its store
+
+    @classmethod
+    def open(cls, url: str) -> PlainSqlite | None:
+        """The store at ``url`` if it is an existing SQLite file at the current revision, else None.
+
+        A file that is not a SQLite database at all is refused here as the full open refuses it; the
+        checks of the schema only read, before the connection's settings write anything (WAL mode)."""
+        path = database_path(url)
+        if path is None or not path.is_file():
+            return None
+        check_sqlite_file(path)
+        try:
+            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error:
+            return None
+        try:
+            if not _is_current(connection):
+                connection.close()
+                return None
+            configure_connection(connection)
+        except sqlite3.Error:
+            connection.close()
+            return None
+        return cls(connection, str(path))
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def states(self, urls: Sequence[str]) -> dict[str, ArticleState]:
+        """``Store.states``."""
+        found: dict[str, ArticleState] = {}
+        with self._transaction("read article states", "BEGIN") as conn:
+            for start in range(0, len(urls), IN_CHUNK):
+                chunk = urls[start:start + IN_CHUNK]
+                for row in conn.execute(_STATES.format(", ".join("?" * len(chunk))), chunk):
+                    url, source, latest, fingerprint, etag, last_modified, gone, body, checked, pending = row
+                    found[url] = ArticleState(
+                        url=url, source=source, latest_version=latest, fingerprint=fingerprint,
+                        validators=Validators(etag=etag, last_modified=last_modified), gone=bool(gone),
+                        body_sha256=body, last_checked=_read_time(checked), pending_fingerprint=pending)
+        return found
+
+    def record_plain(self, items: Sequence[RecordItem], source_ids: dict[str, int]) -> bool:
+        """Write plain checks (``records.is_plain``, validated) in one transaction, as ``SqlStore.record_many``
+        does. Returns False, having written nothing, when an item's article is not stored yet (its row is
+        made by the full path). ``source_ids`` (committed ids) gains the ids this transaction read."""
+        urls = list(dict.fromkeys(item.url for item in items))
+        with self._transaction("record checks", "BEGIN IMMEDIATE") as conn:
+            ids: dict[str, int] = {}
+            for start in range(0, len(urls), IN_CHUNK):
+                chunk = urls[start:start + IN_CHUNK]
+                ids.update(conn.execute(f"SELECT url, id FROM articles WHERE url IN ({', '.join('?' * len(chunk))})",
+                                        chunk).fetchall())
+            if len(ids) < len(urls):
+                return False
+            sources = dict(source_ids)
+            for name in {item.source for item in items} - sources.keys():
+                conn.execute("INSERT INTO sources (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+                sources[name] = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()[0]
+            shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+            for item in items:
+                changes = _bound(article_changes(item, ids[item.url], sources[item.source]))
+                failed = item.check.outcome == "error"
+                shapes.setdefault((failed, tuple(sorted(changes))), []).append(changes)
+            for (failed, keys), group in shapes.items():
+                # Consecutive failed checks, for the scheduler's backoff, counted up in SQL; others reset it.
+                assignments = [f"{key} = :{key}" for key in keys if key != "article"]
+                assignments.append("failures = failures + 1" if failed else "failures = 0")
+                conn.executemany(f"UPDATE articles SET {', '.join(assignments)} WHERE id = :article", group)
+            conn.executemany(_INSERT_CHECK, [_bound(check_row(ids[item.url], item.check, None)) for item in items])
+        source_ids.update(sources)
+        return True
+
+    @contextmanager
+    def _transaction(self, action: str, begin: str) -> Iterator[sqlite3.Connection]:
+        """One transaction; database errors become a StoreError saying what was being done, as in SqlStore."""
+        with self._lock:
+            conn = self._connection
+            try:
+                conn.execute(begin)
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"cannot {action}: {exc}") from exc
+
+
+def _is_current(connection: sqlite3.Connection) -> bool:
+    """Whether the database is newsmon's, at the current revision, with every table and column of it (a
+    missing table is made, a missing column refused, by the full open)."""
+    tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {VERSION_TABLE, *TABLE_COLUMNS} <= tables:
+        return False
+    stored = connection.execute("SELECT value FROM newsmon_meta WHERE key = 'schema_version'").fetchone()
+    revision = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+    if stored != (str(SCHEMA_VERSION),) or revision != [(SCHEMA_REVISION,)]:
+        return False
+    for table, wanted in TABLE_COLUMNS.items():
+        have = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if not wanted <= have:
+            return False
+    return True
+
+
+def _bound(row: dict[str, Any]) -> dict[str, Any]:
+    """Values as SQLAlchemy binds them on SQLite: datetimes as UTC text, booleans as 0 or 1."""
+    return {key: sqlite_time(value) if isinstance(value, datetime) else int(value) if isinstance(value, bool)
+            else value for key, value in row.items()}

@@ -1,0 +1,147 @@
+"""The plain-SQLite path of the store (monitor/store/plain_sqlite.py): the same rows as SQLAlchemy's, opened
+only for a database at the current revision, and a cycle of unchanged articles without SQLAlchemy."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pytest_httpserver import HTTPServer
+from sites import Site
+
+from monitor.demo.site import load_seed, render_article_page
+from monitor.models import Document, Validators
+from monitor.normalise import fingerprint
+from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
+from monitor.store.plain_sqlite import PlainSqlite, database_path
+from monitor.store.revision import TABLE_COLUMNS
+from monitor.store.schema import metadata
+
+T0 = datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=UTC)
+URLS = [f"https://news.example/{n}" for n in range(4)]
+
+
+def seeded(path: Path) -> str:
+    """A store at ``path`` with one version of each of URLS (two sources); its URL."""
+    url = f"sqlite:///{path}"
+    with open_store(url) as store:
+        for n, article in enumerate(URLS):
+            doc = Document(title=f"Story {n}", text=f"Paragraph {n}. " * 20)
+            store.record(article, f"source-{n % 2}", CheckRecord(T0, "new", 200),
+                         new_version=NewVersion(doc, b"<p>x</p>", fingerprint(doc.title, doc.text), T0),
+                         validators=Validators(etag=f'"e{n}"'), body_sha256="a" * 64)
+    return url
+
+
+def rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                for table in ("sources", "articles", "checks")}
+
+
+def test_the_columns_known_without_sqlalchemy_are_the_models() -> None:
+    schema_tables = {"newsmon_meta", "sources", "articles", "blobs", "versions", "checks", "source_lines",
+                     "source_boilerplate"}
+    assert {name: set(metadata.tables[name].columns.keys()) for name in schema_tables} == TABLE_COLUMNS
+
+
+def test_only_plain_sqlite_file_urls_are_taken() -> None:
+    assert database_path("sqlite:////srv/news/newsmon.db") == Path("/srv/news/newsmon.db")
+    assert database_path("sqlite:///snapshots/newsmon.db") == Path("snapshots/newsmon.db")
+    for other in ("sqlite:///:memory:", "sqlite://", "sqlite:///a.db?mode=ro", "sqlite:///caf%C3%A9.db",
+                  "postgresql+psycopg://root@127.0.0.1/test"):
+        assert database_path(other) is None
+
+
+def test_a_database_not_at_the_current_revision_is_left_to_the_full_open(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.db"
+    assert PlainSqlite.open(f"sqlite:///{path}") is None            # not there: the full open creates it
+    seeded(path)
+    opened = PlainSqlite.open(f"sqlite:///{path}")
+    assert opened is not None
+    opened.close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE newsmon_alembic_version SET version_num = '0001'")
+    assert PlainSqlite.open(f"sqlite:///{path}") is None            # older: the full open upgrades it
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE newsmon_alembic_version SET version_num = '0002'")
+        conn.execute("ALTER TABLE versions DROP COLUMN byline")
+    assert PlainSqlite.open(f"sqlite:///{path}") is None            # damaged: the full open refuses it
+
+
+unchanged = st.builds(
+    lambda n, outcome, etag, body, gone, pending, minutes: (n, outcome, etag, body, gone, pending, minutes),
+    st.integers(0, len(URLS) - 1), st.sampled_from(["unchanged", "error", "removed", "restored"]),
+    st.none() | st.sampled_from(['"e1"', '"w/ x"', ""]), st.none() | st.sampled_from(["b" * 64, "c" * 64]),
+    st.none() | st.booleans(), st.none() | st.just("d" * 64), st.integers(0, 10_000))
+
+
+@settings(max_examples=25, deadline=None)
+@given(batches=st.lists(st.lists(unchanged, min_size=1, max_size=6), min_size=1, max_size=4))
+def test_plain_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.TempPathFactory,
+                                                      batches: list[list[tuple]]) -> None:
+    folder = tmp_path_factory.mktemp("plain")
+    plain_path, sql_path = folder / "plain.db", folder / "sql.db"
+    seeded(plain_path)
+    seeded(sql_path)
+    with open_store(f"sqlite:///{plain_path}") as plain, Store(f"sqlite:///{sql_path}") as sql:
+        assert plain._plain is not None and sql._plain is None
+        for batch in batches:
+            items = []
+            for n, outcome, etag, body, gone, pending, minutes in batch:
+                error = "HTTP 503" if outcome == "error" else None
+                check = CheckRecord(T0 + timedelta(minutes=minutes, microseconds=7), outcome, 200,
+                                    Validators(etag=etag), wire_bytes=n, duration=0.25, error=error,
+                                    final_url=None if n % 2 else URLS[n] + "?amp")
+                items.append(RecordItem(URLS[n], f"source-{n % 2}", check,
+                                        validators=None if etag is None else Validators(etag=etag),
+                                        body_sha256=body, gone=gone, pending_fingerprint=pending))
+            assert plain.record_many(items) == sql.record_many(items) == [None] * len(items)
+        assert plain.states(URLS) == sql.states(URLS)
+    assert rows(plain_path) == rows(sql_path)
+
+
+def test_a_check_of_an_article_not_stored_yet_takes_the_full_path(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.db"
+    with open_store(seeded(path)) as store:
+        new = RecordItem("https://news.example/new", "a new source", CheckRecord(T0, "error", 503, error="HTTP 503"))
+        known = RecordItem(URLS[0], "source-0", CheckRecord(T0, "unchanged", 304))
+        assert store.record_many([known, new]) == [None, None]
+        states = store.states([URLS[0], new.url])
+        assert states[new.url].source == "a new source" and states[URLS[0]].last_checked == T0
+    assert len(rows(path)["checks"]) == len(URLS) + 2
+
+
+def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:
+    store = open_store(seeded(tmp_path / "newsmon.db"))
+    store.close()
+    with pytest.raises(Exception, match="closed"):
+        store.states(URLS)
+
+
+def test_an_unchanged_cycle_never_imports_sqlalchemy(site: Site, httpserver: HTTPServer, tmp_path: Path) -> None:
+    """The point of the plain path: ``newsmon check`` of unchanged articles starts without SQLAlchemy."""
+    for n in range(3):
+        site.publish(f"/story-{n}", render_article_page(load_seed()))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage: {tmp_path / 'snapshots'}/\nreports: {tmp_path / 'reports'}/\nsources:\n"
+                      "  - name: local\n    urls:\n"
+                      + "".join(f"      - {httpserver.url_for(f'/story-{n}')}\n" for n in range(3)))
+    script = ("import sys\nfrom monitor.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+              "    print('sqlalchemy imported:', 'sqlalchemy' in sys.modules, file=sys.stderr)\n")
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", script, "check", "-c", str(config), "--format", "json"],
+                              capture_output=True, text=True, timeout=120)
+
+    first, second = check(), check()
+    assert first.stdout.count('"event": "new"') == 3 and "sqlalchemy imported: True" in first.stderr
+    assert second.stdout.count('"event": "unchanged"') == 3, second.stderr
+    assert "sqlalchemy imported: False" in second.stderr
