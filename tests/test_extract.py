@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from bs4 import BeautifulSoup
 
@@ -407,6 +408,17 @@ def test_a_container_named_related_that_holds_the_article_is_kept() -> None:
     html = (f"<html><head><title>{SEED.title}</title></head><body><div class='related-content'>"
             f"<h1>{SEED.title}</h1>{body}</div></body></html>")
     assert SEED.paragraphs[3] in extract(html).text
+
+
+@pytest.mark.parametrize(("attributes", "promotion"), [
+    ("class='pushdown-promo'", True), ("id='most_read'", True), ("class='box' id='more-stories'", True),
+    ("class='related'", True), ("class='promotional'", False), ("class='Promo'", False),   # whole words, as written
+    ("class='most  read'", False), ("class='unrelated-links'", False), ("", False),
+])
+def test_a_promotion_box_is_named_by_a_whole_word_of_its_class_or_id(attributes: str, promotion: bool) -> None:
+    from monitor.extract import _is_promotion
+
+    assert _is_promotion(lxml.html.fromstring(f"<div {attributes}>x</div>")) is promotion
 
 
 @pytest.mark.parametrize(("href", "expected"), [
