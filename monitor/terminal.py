@@ -35,7 +35,13 @@ def print_event(out: Console, event: CheckEvent) -> None:
     line.append(f" {safe(event.url)}")
     if event.version is not None:
         line.append(f"  v{event.version}", style="dim")
-    out.print(line)
+    if out.is_terminal or "\t" in line.plain:
+        out.print(line)         # colours on a terminal; rich expands tabs
+    else:
+        # Off a terminal (a cron job's log, a pipe) rich writes exactly the plain text, at about 60 us a
+        # line: for a run of 1,000 articles, a tenth of its time (tests/test_terminal.py holds the two equal).
+        out.file.write(line.plain + "\n")
+        out.file.flush()
     if event.event in ("unchanged", "new"):
         return
     if event.reverted_to is not None:
