@@ -33,7 +33,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -119,7 +119,7 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
             yield from check(config, store, targets, fetcher=used, extract_workers=None)
         return
     shares = split_by_host(targets, count)
-    share_config = config.model_copy(update={"concurrency": max(1, config.concurrency // count)})
+    share_config = replace(config, concurrency=max(1, config.concurrency // count))
     arrived: queue.Queue[CheckEvent | _Child] = queue.Queue()
     children: list[_Child] = []
     finished = False

@@ -1,6 +1,7 @@
-"""The scalar values of a configuration: durations ("90s", "1h30m"), sizes ("10MiB"), URLs, notification
-targets, regular expressions, CSS selectors, domain names. Each parser raises ValueError with a message a
-person can act on; monitor.config turns it into an error naming the file, line and field."""
+"""The scalar values of a configuration: text, whole numbers, numbers and booleans (strictly: YAML already
+tells them apart), durations ("90s", "1h30m"), sizes ("10MiB"), URLs, notification targets, regular
+expressions, CSS selectors, domain names. Each parser raises ValueError with a message a person can act on;
+monitor.config turns it into an error naming the file, line and field."""
 
 from __future__ import annotations
 
@@ -29,6 +30,50 @@ def _describe(value: object) -> str:
     if isinstance(value, dict | list):
         return "a mapping" if isinstance(value, dict) else "a list"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+# Strict types: YAML already yields real numbers and booleans, so `concurrency: yes` or `name: 2024` is a
+# mistake to point out, not a value to convert.
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {_describe(value)}")
+    return value
+
+
+def _whole_number(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):  # bool is an int subclass
+        raise ValueError(f"expected a whole number, got {_describe(value)}")
+    return value
+
+
+def _number(value: object) -> float:
+    """A float from an int or a float (``threshold: 1`` is 1.0)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # an int of hundreds of digits
+            pass
+    raise ValueError(f"expected a number, got {_describe(value)}")
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def _check_bounds(number: float, written: object, *, gt: float | None = None, ge: float | None = None,
+                  le: float | None = None) -> None:
+    """A ValueError quoting the value as ``written`` unless ``number`` is within the bounds. The upper bound is
+    checked first, so NaN reads "expected a number <= 1.0"."""
+    if le is not None and not number <= le:
+        raise ValueError(f"expected a number <= {le}, got {_describe(written)}")
+    if ge is not None and not number >= ge:
+        raise ValueError(f"expected a number >= {ge}, got {_describe(written)}")
+    if gt is not None and not number > gt:
+        raise ValueError(f"expected a number > {gt}, got {_describe(written)}")
 
 
 MAX_DURATION = 36500 * 86400.0
@@ -69,9 +114,7 @@ def parse_size(value: object) -> int:
     return round(float(match[1]) * _BYTES[(match[2] or "b").lower()])
 
 
-def _positive_duration(value: object) -> object:
-    if value is None:
-        return None
+def _positive_duration(value: object) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:
         raise ValueError(f"expected a duration greater than zero, got {_describe(value)}")
@@ -167,6 +210,7 @@ def _one_line(text: str) -> str:
     if any(ord(ch) < 32 for ch in text):
         raise ValueError(f"expected one line of text, got {text!r}")
     return text.strip()
+
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,7 +79,7 @@ class Daemon:
         self.batch_size = batch_size or max(4 * config.concurrency, 16)
         # PoliteFetcher spaces every request to a host; run_per_host need only keep one check per host at
         # a time. Its own delay would hold unstarted work in a sleep a shutdown cannot cut short.
-        paced = config.model_copy(update={"per_host_delay": 0.0})
+        paced = replace(config, per_host_delay=0.0)
         # extract_workers: see monitor.extract_pool (None: a pool of one process per core when a batch has
         # many pages to extract; 1: in this process, as a distributed worker wants).
         self.checker = DaemonChecker(paced, store, polite, clock=self.clock, extract_workers=extract_workers)

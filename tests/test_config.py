@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -12,7 +13,6 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from monitor import config as config_module
 from monitor.config import (
@@ -21,6 +21,7 @@ from monitor.config import (
     Config,
     NotifyTarget,
     SourceConfig,
+    StoriesConfig,
     Timeouts,
     load_config,
     parse_config,
@@ -71,7 +72,7 @@ def test_repo_config_yaml_commented_examples_are_valid_too() -> None:
 
 def test_repo_config_yaml_documents_every_key() -> None:
     text = (ROOT / "config.yaml").read_text()
-    keys = [*Config.model_fields, *SourceConfig.model_fields, *Timeouts.model_fields, *NotifyTarget.model_fields]
+    keys = [f.name for section in (Config, SourceConfig, Timeouts, NotifyTarget) for f in dataclasses.fields(section)]
     missing = [key for key in keys if key not in {"base_dir", "warnings"} and f"{key} " not in text
                and f"{key}:" not in text]
     assert missing == []
@@ -526,13 +527,15 @@ notify:
 
 
 def test_notify_sources_are_checked_in_code_too() -> None:
-    with pytest.raises(ValidationError, match="unknown source 'b'"):
+    with pytest.raises(ConfigError, match="unknown source 'b'") as info:
         Config(sources=[SourceConfig(name="a")], notify=[NotifyTarget(url="ntfy://x/y", sources=["b"])])
+    assert info.value.field == "notify.0.sources.0"
 
 
 def test_duplicate_source_names_are_refused_in_code_too() -> None:
-    with pytest.raises(ValidationError, match="already used by sources.0"):
+    with pytest.raises(ConfigError, match="already used by sources.0") as info:
         Config(sources=[SourceConfig(name="a"), SourceConfig(name="a")])
+    assert info.value.field == "sources.1.name"
 
 
 def test_stories_threshold_defaults_to_the_measured_value_and_is_checked() -> None:
@@ -543,6 +546,43 @@ def test_stories_threshold_defaults_to_the_measured_value_and_is_checked() -> No
     with pytest.raises(ConfigError) as info:
         parse_config("sources: []\nstories:\n  threshold: 1.5\n")
     assert info.value.line == 3 and info.value.field == "stories.threshold"
+
+
+@pytest.mark.parametrize(("text", "section"), [
+    ("zz: 1\n", Config),
+    (SOURCE + "    zz: 1\n", SourceConfig),
+    ("timeout:\n  zz: 1\n", Timeouts),
+    ("notify:\n  - url: ntfy://x/y\n    zz: 1\n", NotifyTarget),
+    ("stories:\n  zz: 1\n", StoriesConfig),
+])
+def test_every_field_of_a_section_is_one_of_its_valid_keys(text: str, section: type) -> None:
+    valid = error_of(text).message.split("valid keys: ")[1].split(", ")
+    assert valid == [f.name for f in dataclasses.fields(section) if f.name not in {"base_dir", "warnings"}]
+
+
+def test_from_dict_reads_a_section_as_the_file_does() -> None:
+    assert SourceConfig.from_dict({"name": " bbc ", "max_age": "2d", "feeds": None}) == SourceConfig(
+        name="bbc", max_age=172800.0)
+    assert Config.from_dict({"timeout": 30}).timeout == Timeouts(total=30.0)
+    with pytest.raises(ConfigError) as info:
+        SourceConfig.from_dict({"name": "bbc", "urls": ["https://bbc.com/a", "nope"]})
+    assert (info.value.field, info.value.file) == ("urls.1", None)
+    assert "expected an absolute URL" in info.value.message
+
+
+def test_values_keep_their_types() -> None:
+    config = parse("per_host_delay: 1\ntimeout: {connect: 1, total: 2}\nstories: {threshold: 1}\n"
+                   "sources:\n  - name: a\n    interval: 90\n")
+    assert [type(v) for v in (config.per_host_delay, config.timeout.connect, config.timeout.total,
+                              config.stories.threshold, config.sources[0].interval)] == [float] * 5
+    assert type(parse("max_bytes: 10.0\n").max_bytes) is int
+
+
+def test_a_copy_with_changes_keeps_the_rest(tmp_path: Path) -> None:
+    config = parse(DUPLICATES, base_dir=tmp_path)
+    copy = dataclasses.replace(config, concurrency=3)
+    assert (copy.concurrency, copy.base_dir, copy.sources, copy.warnings) == (
+        3, tmp_path, config.sources, config.warnings)
 
 
 # --- libyaml and the pure-Python parser agree --------------------------------------------------------
@@ -567,7 +607,9 @@ _AGREEMENT_CASES = [
 
 def _outcome(text: str) -> str:
     try:
-        return parse_config(text, base_dir=Path("/base")).model_dump_json()
+        values = dataclasses.asdict(parse_config(text, base_dir=Path("/base")))
+        del values["warnings"]  # messages about the file, not its settings
+        return repr(values)
     except ConfigError as exc:
         return f"error: {exc}"
 

@@ -309,7 +309,7 @@ def index(*children: tuple[str, str | None]) -> bytes:
 
 
 def source(**fields: object) -> SourceConfig:
-    return SourceConfig.model_validate({"name": "local", "allow_private": True, **fields})
+    return SourceConfig.from_dict({"name": "local", "allow_private": True, **fields})
 
 
 def run(src: SourceConfig, fetcher: Fetcher | LoopbackFetcher, saved: dict[str, Validators] | None = None,
