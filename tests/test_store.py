@@ -682,12 +682,11 @@ def test_opening_waits_for_a_writer_when_the_schema_needs_a_table(tmp_path: Path
     release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
     release.start()
     began = clock.monotonic()
-    with open_store(f"sqlite:///{path}") as store:
-        # A database at the current revision is opened for the checks' plain reads and writes at once; the
-        # full open, which adds missing tables, comes with the first use of the engine.
-        with store.engine.connect() as conn:
-            assert clock.monotonic() - began >= 0.4            # it waited for the writer ...
-            assert conn.execute(text("SELECT count(*) FROM feed_state")).scalar() == 0   # ... and added the table
+    # A database at the current revision is opened for the checks' plain reads and writes at once; the full
+    # open, which adds missing tables, comes with the first use of the engine.
+    with open_store(f"sqlite:///{path}") as store, store.engine.connect() as conn:
+        assert clock.monotonic() - began >= 0.4                # it waited for the writer ...
+        assert conn.execute(text("SELECT count(*) FROM feed_state")).scalar() == 0   # ... and added the table
     release.join()
     writer.close()
 
