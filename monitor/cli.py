@@ -128,6 +128,7 @@ def check(
     started = utc_now()
     events: list[CheckEvent] = []
     show_progress = format is TextOrJson.text and len(targets) >= 20 and err.is_terminal
+    site_ready = False
     polite_fetcher = None
     if polite:
         from .polite import GuardedFetcher, PoliteFetcher
@@ -153,6 +154,8 @@ def check(
         else:
             for event in stream:
                 events.append(event)
+                if event.event in CHANGE_EVENTS and not site_ready:
+                    site_ready = _prepare_site_refresh(store)
                 if format is TextOrJson.json:
                     print_json(event.to_dict())
                     sys.stdout.flush()
@@ -176,6 +179,16 @@ def check(
         err.print(Text(f"{len(events)} checked: {summary}. Report: {report.markdown}"))
     if any(e.event == "error" for e in events):
         raise typer.Exit(EXIT_ERRORS_IN_RUN)
+
+
+def _prepare_site_refresh(store: Store) -> bool:
+    """At a run's first change, while the other articles are still being checked (by other processes on a
+    large run): import what the site's refresh at the end needs and open the store's engine, about 0.2 s
+    that would otherwise all come after the last check."""
+    from .report import site  # noqa: F401
+
+    store.engine  # noqa: B018
+    return True
 
 
 def _refresh_site(store: Store, config: Config, events: list[CheckEvent], started: datetime) -> None:
