@@ -4,7 +4,8 @@ Builds a scratch SQLite database at the current head by running every revision, 
 models (Alembic's autogenerate) and writes ``versions/NNNN_what_changed.py`` with the differences as batch
 operations, numbered after the head. Read it before use: autogenerate takes a renamed column for a drop and
 an add, and sees no change of a CHECK constraint. Then set SCHEMA_REVISION (monitor/store/revision.py) to
-its number; tests/test_migrate.py runs it on SQLite and PostgreSQL and compares the result with the models.
+its number and update TABLE_COLUMNS there; tests/test_migrate.py runs it on SQLite and PostgreSQL and
+compares the result with the models.
 """
 
 from __future__ import annotations
