@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -128,7 +128,6 @@ def check(
     started = utc_now()
     events: list[CheckEvent] = []
     show_progress = format is TextOrJson.text and len(targets) >= 20 and err.is_terminal
-    site_ready = False
     polite_fetcher = None
     if polite:
         from .polite import GuardedFetcher, PoliteFetcher
@@ -141,6 +140,7 @@ def check(
         stream = check_on_all_cores(config, store, targets, open_store=lambda: open_store(config.storage_url()),
                                     check=check_articles, fetcher=polite_fetcher,
                                     after_share=lambda store, events: _draw_changed_pages(store, config, events))
+        stream = _readying_the_site(stream, store)
         if show_progress:
             from rich.progress import Progress
 
@@ -154,8 +154,6 @@ def check(
         else:
             for event in stream:
                 events.append(event)
-                if event.event in CHANGE_EVENTS and not site_ready:
-                    site_ready = _prepare_site_refresh(store)
                 if format is TextOrJson.json:
                     print_json(event.to_dict())
                     sys.stdout.flush()
@@ -181,14 +179,20 @@ def check(
         raise typer.Exit(EXIT_ERRORS_IN_RUN)
 
 
-def _prepare_site_refresh(store: Store) -> bool:
-    """At a run's first change, while the other articles are still being checked (by other processes on a
-    large run): import what the site's refresh at the end needs and open the store's engine, about 0.2 s
-    that would otherwise all come after the last check."""
-    from .report import site  # noqa: F401
+def _readying_the_site(stream: Iterator[CheckEvent], store: Store) -> Iterator[CheckEvent]:
+    """The run's events as they come. At the first change, while the other articles are still being checked
+    (by other processes on a large run), what the site's refresh at the end needs is imported and the store's
+    engine opened: about 0.2 s that would otherwise all come after the last check. Only a head start: a
+    failure here is left for the refresh itself to report."""
+    ready = False
+    for event in stream:
+        if not ready and event.event in CHANGE_EVENTS:
+            ready = True
+            with suppress(MonitorError, OSError):
+                from .report import site  # noqa: F401
 
-    store.engine  # noqa: B018
-    return True
+                store.engine  # noqa: B018
+        yield event
 
 
 def _refresh_site(store: Store, config: Config, events: list[CheckEvent], started: datetime) -> None:

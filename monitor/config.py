@@ -39,9 +39,9 @@ from monitor.config_schema import (
     SourceNameError,
     StoriesConfig,
     Timeouts,
-    _url_key,
     read_keys,
     unknown_key,
+    url_key,
 )
 from monitor.config_values import MAX_DURATION, _describe, parse_duration, parse_size
 from monitor.errors import ConfigError
@@ -151,7 +151,6 @@ def _line_of(root: Any, loc: Sequence[str | int]) -> int | None:
     return int(line)
 
 
-
 # --- loading ---------------------------------------------------------------------------------------
 
 
@@ -243,7 +242,7 @@ def _merge_duplicate_urls(config: Config, filename: str, line_of: Callable[[Loc]
         for i, source in enumerate(config.sources):  # only for a warning: thousands of URLs, few repeats
             kept: list[str] = []
             for j, url in enumerate(getattr(source, kind)):
-                key, where = _url_key(url), ("sources", i, kind, j)
+                key, where = url_key(url), ("sources", i, kind, j)
                 if key not in first:
                     first[key] = (source.name, where)
                     kept.append(url)

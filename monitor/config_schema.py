@@ -192,7 +192,7 @@ class Config(_Section):
         targets: dict[str, ArticleTarget] = {}
         for s in self.sources:
             for url in s.urls:
-                targets.setdefault(_url_key(url), ArticleTarget(url, s.name))
+                targets.setdefault(url_key(url), ArticleTarget(url, s.name))
         return [t for t in targets.values() if source is None or t.source == source]
 
 
@@ -200,7 +200,7 @@ def _valid(names: list[str]) -> str:
     return f"configured sources: {', '.join(names)}" if names else "no sources are configured"
 
 
-def _url_key(url: str) -> str:
+def url_key(url: str) -> str:
     """Two URLs are the same article when they differ only in #fragment or the case of scheme and host."""
     parts = urlsplit(url)
     return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), fragment="").geturl()

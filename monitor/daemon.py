@@ -34,7 +34,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.check import fetch_settings, utc_now
-from monitor.config import ArticleTarget, Config, SourceConfig, _url_key
+from monitor.config import ArticleTarget, Config, SourceConfig
+from monitor.config_schema import url_key
 from monitor.daemon_checker import DaemonChecker
 from monitor.errors import HostDeferred, RobotsDisallowed
 from monitor.lock import StorageLock, acquire
@@ -84,7 +85,7 @@ class Daemon:
         # many pages to extract; 1: in this process, as a distributed worker wants).
         self.checker = DaemonChecker(paced, store, polite, clock=self.clock, extract_workers=extract_workers)
         self.sources = {s.name: s for s in config.sources}
-        self._trusted = {_url_key(u) for s in config.sources for u in (*s.urls, *s.feeds, *s.sitemaps)}
+        self._trusted = {url_key(u) for s in config.sources for u in (*s.urls, *s.feeds, *s.sitemaps)}
         self._source_of: dict[str, str] = {}      # discovered URL -> its source, for its guard
         self._discovering = threading.local()
         self._strict: Guard = _strict_guard()
@@ -105,7 +106,7 @@ class Daemon:
 
     def guard_of(self, url: str) -> Guard | None:
         """None for URLs written in the configuration; the source's address guard for discovered ones."""
-        if _url_key(url) in self._trusted:
+        if url_key(url) in self._trusted:
             return None
         name = self._source_of.get(url) or getattr(self._discovering, "source", None)
         source = self.sources.get(name) if name else None

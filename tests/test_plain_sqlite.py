@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from sites import Site
 
 from monitor.demo.site import load_seed, render_article_page
+from monitor.errors import StoreError
 from monitor.models import Document, Validators
 from monitor.normalise import fingerprint
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
@@ -122,7 +123,7 @@ def test_a_check_of_an_article_not_stored_yet_takes_the_full_path(tmp_path: Path
 def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:
     store = open_store(seeded(tmp_path / "newsmon.db"))
     store.close()
-    with pytest.raises(Exception, match="closed"):
+    with pytest.raises(StoreError, match="closed"):
         store.states(URLS)
 
 

@@ -88,13 +88,15 @@ class Blob:
         # Never a delta against itself (an unchanged page: the row exists and is kept) or an empty base
         # (nothing to refer to), nor one that would lengthen the chain past MAX_DEPTH.
         if base is not None and base.sha256 != key and base.raw and base.depth < MAX_DEPTH:
-            delta = _compress(raw, base.raw)
+            delta = cls(sha256=key, size=len(raw), data=_compress(raw, base.raw), codec=DELTA_CODEC,
+                        base=base.sha256)
             # A small edit's delta is tens of bytes, far below any compression of the whole (news HTML and
             # text compress 2-6x): then the whole is not compressed only to be compared, which at level 10
             # costs about 3 ms for a real news page.
-            if len(delta) * DELTA_SURELY_SMALLER < len(raw) or len(delta) < len(alone := _compress(raw)):
-                return cls(sha256=key, size=len(raw), data=delta, codec=DELTA_CODEC, base=base.sha256)
-            return cls(sha256=key, size=len(raw), data=alone)
+            if len(delta.data) * DELTA_SURELY_SMALLER < len(raw):
+                return delta
+            alone = _compress(raw)
+            return delta if len(delta.data) < len(alone) else cls(sha256=key, size=len(raw), data=alone)
         return cls(sha256=key, size=len(raw), data=_compress(raw))
 
 

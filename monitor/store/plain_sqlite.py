@@ -67,6 +67,9 @@ class PlainSqlite:
         self._connection = connection
         self._where = where
         self._lock = threading.Lock()     # one statement sequence at a time: the daemon shares its store
+        # Source name -> id, of committed rows only (sources are never deleted): a cycle of many small
+        # writes need not insert-or-select its sources in every transaction.
+        self._source_ids: dict[str, int] = {}
 
     @classmethod
     def open(cls, url: str) -> PlainSqlite | None:
@@ -110,10 +113,10 @@ class PlainSqlite:
                         body_sha256=body, last_checked=_read_time(checked), pending_fingerprint=pending)
         return found
 
-    def record_plain(self, items: Sequence[RecordItem], source_ids: dict[str, int]) -> bool:
+    def record_plain(self, items: Sequence[RecordItem]) -> bool:
         """Write plain checks (``records.is_plain``, validated) in one transaction, as ``SqlStore.record_many``
         does. Returns False, having written nothing, when an item's article is not stored yet (its row is
-        made by the full path). ``source_ids`` (committed ids) gains the ids this transaction read."""
+        made by the full path)."""
         urls = list(dict.fromkeys(item.url for item in items))
         with self._transaction("record checks", "BEGIN IMMEDIATE") as conn:
             ids: dict[str, int] = {}
@@ -123,7 +126,7 @@ class PlainSqlite:
                                         chunk).fetchall())
             if len(ids) < len(urls):
                 return False
-            sources = dict(source_ids)
+            sources = dict(self._source_ids)     # kept only once this transaction commits
             for name in {item.source for item in items} - sources.keys():
                 conn.execute("INSERT INTO sources (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
                 sources[name] = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()[0]
@@ -138,7 +141,7 @@ class PlainSqlite:
                 assignments.append("failures = failures + 1" if failed else "failures = 0")
                 conn.executemany(f"UPDATE articles SET {', '.join(assignments)} WHERE id = :article", group)
             conn.executemany(_INSERT_CHECK, [_bound(check_row(ids[item.url], item.check, None)) for item in items])
-        source_ids.update(sources)
+        self._source_ids = sources
         return True
 
     @contextmanager

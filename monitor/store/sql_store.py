@@ -8,7 +8,7 @@ are all committed or none is, so a process killed at any moment leaves only comp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -162,9 +162,8 @@ class SqlStore:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def states(self, urls: Iterable[str]) -> dict[str, ArticleState]:
-        """The state of each known URL; unknown URLs are absent from the result."""
-        wanted = list(dict.fromkeys(urls))
+    def states(self, wanted: Sequence[str]) -> dict[str, ArticleState]:
+        """``Store.states``, of distinct URLs."""
         found: dict[str, ArticleState] = {}
         with self._transaction("read article states") as conn:
             for start in range(0, len(wanted), IN_CHUNK):

@@ -42,9 +42,6 @@ class Store:
         self._plain = plain
         self._sql_store: SqlStore | None = None
         self._closed = False
-        # Source name -> id, of committed rows only (sources are never deleted): a cycle of many small
-        # writes need not insert-or-select its sources in every transaction.
-        self._source_ids: dict[str, int] = {}
 
     @property
     def engine(self) -> Engine:
@@ -103,7 +100,7 @@ class Store:
         if not items:
             return []
         plain = None if self._closed or not all(is_plain(item) for item in items) else self._plain
-        if plain is not None and plain.record_plain(items, self._source_ids):
+        if plain is not None and plain.record_plain(items):
             return [None] * len(items)
         return self._sql.record_many(items)
 
