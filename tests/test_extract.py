@@ -10,6 +10,7 @@ whose article text is known exactly: there the extracted paragraphs must be the 
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -531,3 +532,18 @@ def test_a_fragment_without_an_html_tag_still_works_with_a_selector() -> None:
     that trafilatura calls "not HTML" into an error."""
     sentence = "The council met on Tuesday to vote on the budget and the bridge."
     assert extract(f"<div class='story'><p>{sentence}</p></div>", selector=".story").text == sentence
+
+
+def test_the_extractor_imports_beautifulsoup_only_for_css_rules() -> None:
+    """Every checking process that meets a changed page imports the extractor: without CSS rules it must
+    not pay for beautifulsoup4 and soupsieve (about 75 ms)."""
+    script = ("import sys\n"
+              "from monitor.extract import extract\n"
+              "page = '<html><head><title>T</title></head><body><article>' + '<p>The council met to vote on "
+              "the budget and the new bridge over the river.</p>' * 5 + '</article></body></html>'\n"
+              "extract(page)\n"
+              "print('bs4' in sys.modules, 'soupsieve' in sys.modules)\n"
+              "extract(page, selector='article')\n"
+              "print('bs4' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "False", "True"]
