@@ -7,19 +7,24 @@ the shares hold about as many articles each, and each host stays in one share, s
 (one request at a time, ``per_host_delay``) holds as in a single process. The configured ``concurrency``
 is the total over all processes.
 
+The checking process keeps one share and forks a child for each of the others. It keeps one, rather than
+only gathering the children's events, because what a changed article needs (the extractor, SQLAlchemy,
+the report templates: about 0.4 s of CPU to import) is then imported once less: the parent needs it
+anyway to refresh the report site at the end of the run.
+
 The children are forked from the checking process itself, after its imports (so a child starts in
 milliseconds) and before any thread of the run exists (a lock held by another thread at the fork would
 stay held forever in the child). The parent's open store is inherited but never touched: each child opens
 its own, checks its share, sends its events back through a pipe, and ends with ``os._exit``, which
-finalises nothing of the parent's. The parent only gathers the events and yields each as it arrives, so
-the caller (printing JSON lines, notifying, the run report, the report site) sees one run. The store takes
-the writers in turn: SQLite's WAL with its busy timeout, or PostgreSQL's row locks.
+finalises nothing of the parent's. The parent checks its own share with its own store, and yields its
+events and the children's as they arrive, so the caller (printing JSON lines, notifying, the run report,
+the report site) sees one run. The store takes the writers in turn: SQLite's WAL with its busy timeout,
+or PostgreSQL's row locks.
 
 A child that dies (killed, out of memory) costs only its unreported articles: each gets an ``error``
 event, and is checked again by the next run. Where ``fork`` is unsafe or missing (not Linux, threads
 already running), or the run is small, the run stays in one process.
 """
-
 from __future__ import annotations
 
 import logging
@@ -31,7 +36,7 @@ import struct
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -105,12 +110,11 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
     ``check(config, store, targets, fetcher=..., extract_workers=...)`` is the single-process check
     (``monitor.check.check_articles``); ``store`` is this process's, used when the run stays in it;
     ``open_store()`` opens one in a child; ``fetcher(config)`` gives a context holding the PageFetcher to
-    use (None: the check's own). A split run forks one child per share and this process only gathers
-    their events (it also prints them, and the children's work is alike, so the shares finish together).
-    Extraction stays in each child (they already use every core), and each child calls
-    ``after_share(store, its events)`` once its share is checked: work on its own articles that would
-    otherwise wait for the end of the run in one process (drawing their report pages). A failure there
-    is logged, never an error of the run.
+    use (None: the check's own). A split run forks one child per share but the smallest, which this
+    process checks itself while passing on the children's events as they come. Extraction stays in each
+    process (they already use every core), and each process calls ``after_share(store, its events)``
+    once its share is checked: work on its own articles that would otherwise wait for the end of the run
+    in one process (drawing their report pages). A failure there is logged, never an error of the run.
     """
     make_fetcher = fetcher or (lambda _config: nullcontext(None))
     count = process_count(targets, config.concurrency) if processes is None else processes
@@ -118,14 +122,15 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
         with make_fetcher(config) as used:
             yield from check(config, store, targets, fetcher=used, extract_workers=None)
         return
-    shares = split_by_host(targets, count)
+    # The parent keeps the smallest share: it also prints the run's events and refreshes the site after.
+    own, *others = sorted(split_by_host(targets, count), key=len)
     share_config = replace(config, concurrency=max(1, config.concurrency // count))
     arrived: queue.Queue[CheckEvent | _Child] = queue.Queue()
     children: list[_Child] = []
     finished = False
     try:
         pipes = []
-        for share in shares:
+        for share in others:
             child, read_end = _fork(share_config, share, open_store, check, make_fetcher, after_share)
             children.append(child)
             pipes.append(read_end)
@@ -134,20 +139,33 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
             threading.Thread(target=_read_events, args=(read_end, child, arrived), daemon=True,
                              name=f"newsmon-check-{child.pid}").start()
         running = len(children)
+        own_events: list[CheckEvent] = []
+        with make_fetcher(share_config) as used:
+            for event in check(share_config, store, own, fetcher=used, extract_workers=1):
+                own_events.append(event)
+                yield event
+                # The children's events that came meanwhile, without waiting for more.
+                while running and not arrived.empty():
+                    running -= yield from _passed_on(arrived.get(), children)
+        _after(after_share, store, own_events)
         while running:
-            item = arrived.get()
-            if isinstance(item, _Child):        # its pipe closed: it is done, or died
-                running -= 1
-                yield from _unreported(item)
-            else:
-                _note(children, item)
-                yield item
+            running -= yield from _passed_on(arrived.get(), children)
         finished = True
     finally:
         for child in children:
             if not finished:
                 _signal(child.pid, signal.SIGTERM)
             _reap(child.pid)
+
+
+def _passed_on(item: CheckEvent | _Child, children: list[_Child]) -> Generator[CheckEvent, None, int]:
+    """Yield a child's event, or the events its end leaves unreported; 1 when the child ended, else 0."""
+    if isinstance(item, _Child):            # its pipe closed: it is done, or died
+        yield from _unreported(item)
+        return 1
+    _note(children, item)
+    yield item
+    return 0
 
 
 def _after(after_share: AfterShare | None, store: Store, events: list[CheckEvent]) -> None:

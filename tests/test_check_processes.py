@@ -170,6 +170,7 @@ def test_each_host_is_checked_by_one_process(tmp_path: Path, two_hosts, store_ur
         url, pid = line.split()
         checked_by[url] = int(pid)
     assert len(set(checked_by.values())) == 2
+    assert os.getpid() in checked_by.values()          # the checking process keeps a share for itself
     for host in HOSTS:
         assert len({pid for url, pid in checked_by.items() if f"//{host}:" in url}) == 1
     assert {e.event for e in events} == {"new"}
@@ -182,8 +183,11 @@ def test_a_killed_process_costs_only_its_unreported_articles(tmp_path: Path, two
     config_path = _config(tmp_path, urls)
     config = load_config(config_path)
 
+    parent = os.getpid()
+
     def dying_check(config, store, targets, **kwargs):
-        doomed = any(f"//{HOSTS[1]}:" in t.url for t in targets)     # the process checking the second host
+        # The child, whichever host it checks (the parent, this test's process, checks a share itself).
+        doomed = os.getpid() != parent
         for count, event in enumerate(check_articles(config, store, targets, **kwargs)):
             if doomed and count == 5:
                 os.kill(os.getpid(), signal.SIGKILL)       # after storing and reporting five
