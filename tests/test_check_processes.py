@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from monitor import check_processes
 from monitor.check import check_articles
-from monitor.check_processes import check_on_all_cores, process_count, split_by_host
+from monitor.check_processes import PARENT_SHARE, check_on_all_cores, process_count, split_by_host
 from monitor.config import ArticleTarget, load_config
 from monitor.demo.site import load_seed, render_article_page
 from monitor.store import open_store
@@ -226,10 +226,11 @@ def test_process_count_is_one_when_threads_already_run(monkeypatch) -> None:
     assert process_count(targets, concurrency=16) == 1
 
 
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 50)), max_size=60), st.integers(1, 4))
-def test_split_by_host_deals_whole_hosts_evenly(pairs, shares) -> None:
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 50)), max_size=60), st.integers(1, 4),
+       st.sampled_from([1.0, PARENT_SHARE, 0.5]))
+def test_split_by_host_deals_whole_hosts_evenly(pairs, shares, first_share) -> None:
     targets = [ArticleTarget(f"http://h{host}.example/{n}-{i}", "s") for i, (host, n) in enumerate(pairs)]
-    split = split_by_host(targets, shares)
+    split = split_by_host(targets, shares, first_share=first_share)
     assert len(split) == shares
     assert sorted(t.url for share in split for t in share) == sorted(t.url for t in targets)
     for share in split:                         # the order of the run kept within each share
@@ -240,5 +241,14 @@ def test_split_by_host_deals_whole_hosts_evenly(pairs, shares) -> None:
             assert not hosts[a] & hosts[b]
     if targets:
         largest_host = max(Counter(t.url.split("/")[2] for t in targets).values())
-        sizes = [len(share) for share in split]
-        assert max(sizes) - min(sizes) <= largest_host
+        weights = [first_share] + [1.0] * (shares - 1)
+        loads = [len(share) / weight for share, weight in zip(split, weights, strict=True)]
+        # Each share's load for its weight is within one host of any other's (the last host it took went
+        # to the share it left the least loaded).
+        assert max(loads) - min(loads) <= largest_host / min(weights) + 1e-9
+
+
+def test_the_parents_share_is_lighter_by_its_weight() -> None:
+    targets = [ArticleTarget(f"http://h{i % 20}.example/{i}", "s") for i in range(1000)]
+    assert [len(share) for share in split_by_host(targets, 2)] == [500, 500]
+    assert [len(share) for share in split_by_host(targets, 2, first_share=PARENT_SHARE)] == [450, 550]
