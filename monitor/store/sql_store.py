@@ -139,8 +139,7 @@ class SqlStore:
         with self._transaction("read the latest versions' blobs") as conn:
             wanted = list(dict.fromkeys(urls))
             for start in range(0, len(wanted), IN_CHUNK):
-                for url, text_key, html_key in conn.execute(_LATEST_BLOBS.where(
-                        articles.c.url.in_(wanted[start:start + IN_CHUNK]))):
+                for url, text_key, html_key in conn.execute(_LATEST_BLOBS, {"urls": wanted[start:start + IN_CHUNK]}):
                     found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
         return found
 
@@ -183,17 +182,13 @@ class SqlStore:
     def latest_version(self, url: str) -> Version | None:
         """The newest version of an article, or None if it has none (or is unknown)."""
         with self._transaction(f"read the latest version of {url}") as conn:
-            row = conn.execute(_VERSION_QUERY.where(articles.c.url == url)
-                               .order_by(versions.c.number.desc()).limit(1)).first()
+            row = conn.execute(_LATEST_VERSION, {"url": url}).first()
             return None if row is None else _version(conn, url, row)
 
     def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
         """The newest version of an article with this fingerprint (to recognise a revert), or None."""
         with self._transaction(f"look up a version of {url}") as conn:
-            return conn.execute(
-                select(versions.c.number).join(articles, versions.c.article_id == articles.c.id)
-                .where(and_(articles.c.url == url, versions.c.fingerprint == fingerprint))
-                .order_by(versions.c.number.desc()).limit(1)).scalar()
+            return conn.execute(_VERSION_WITH_FINGERPRINT, {"url": url, "fingerprint": fingerprint}).scalar()
 
     def version(self, url: str, number: int) -> Version:
         """Version ``number`` of an article; NotFound says which versions exist."""
@@ -271,9 +266,12 @@ def _readable_base(conn: Connection, key: str) -> Base | None:
         return None
 
 
+# The statements of the calls made for every changed article are built once, with parameters: building
+# one (and SQLAlchemy's cache key of it) cost more than running it, about 0.15 ms a statement on SQLite.
 _LATEST_BLOBS = (select(articles.c.url, versions.c.text_blob, versions.c.html_blob)
                  .join(versions, and_(versions.c.article_id == articles.c.id,
-                                      versions.c.number == articles.c.latest_version)))
+                                      versions.c.number == articles.c.latest_version))
+                 .where(articles.c.url.in_(bindparam("urls", expanding=True))))
 
 
 _SOURCE_ID = select(sources.c.id).where(sources.c.name == bindparam("name"))
@@ -353,6 +351,13 @@ _VERSION_QUERY = select(
     versions.c.modified, versions.c.final_url, versions.c.fingerprint, versions.c.text_blob,
     versions.c.html_blob,
 ).join(articles, versions.c.article_id == articles.c.id)
+
+
+_LATEST_VERSION = _VERSION_QUERY.where(articles.c.url == bindparam("url")).order_by(versions.c.number.desc()).limit(1)
+_VERSION_WITH_FINGERPRINT = (
+    select(versions.c.number).join(articles, versions.c.article_id == articles.c.id)
+    .where(and_(articles.c.url == bindparam("url"), versions.c.fingerprint == bindparam("fingerprint")))
+    .order_by(versions.c.number.desc()).limit(1))
 
 
 def _version(conn: Connection, url: str, row: _AnyRow) -> Version:
