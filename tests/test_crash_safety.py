@@ -174,8 +174,8 @@ def counting_write(self, conn, prepared, source_ids):
         die()
     return number
 
-def committing(self, items):
-    numbers = record_many(self, items)
+def committing(self, items, *bases):
+    numbers = record_many(self, items, *bases)
     if moment == "committed" and written == at:
         die()
     return numbers

@@ -1,9 +1,11 @@
-"""The store on both backends (SQLite and PostgreSQL through the ``store`` fixture of conftest)."""
+"""The store on both backends (SQLite and PostgreSQL), and on SQLite also as an existing file is opened (its
+plain-SQLite path, see the ``store`` fixture below)."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
@@ -54,6 +56,22 @@ def new_version(doc: Document, minutes: int = 0, html: bytes | None = None) -> N
 def revise(doc: Document, n: int) -> Document:
     return Document(title=doc.title, text=doc.text.replace("1,000", f"{1000 + 500 * n:,}", 1),
                     byline=doc.byline, url=doc.url)
+
+
+@pytest.fixture(params=["sqlite", "sqlite, reopened", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """An open, empty store (conftest's, with one more case): a new SQLite file, whose first open goes all
+    through SQLAlchemy; the same file as every later ``newsmon check`` opens it, existing, where states,
+    checks and a changed article's reads go through plain SQLite (monitor/store/plain_sqlite.py); PostgreSQL."""
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("pg_schema_url"))
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('store')}/snapshots/newsmon.db"
+        if request.param == "sqlite, reopened":
+            open_store(url).close()
+    with open_store(url) as opened:
+        assert (opened._plain is not None) == (request.param == "sqlite, reopened")
+        yield opened
 
 
 def count(store: Store, table: object) -> int:

@@ -144,6 +144,13 @@ def get_base(conn: Connection, sha256: str) -> Base:
     if below is not None:
         return below
     rows = {key: (codec, base, bytes(data)) for key, codec, base, data, _ in conn.execute(_CHAIN, {"key": sha256})}
+    return decode_chain(sha256, rows, cache)
+
+
+def decode_chain(sha256: str, rows: dict[str, tuple[str, str | None, bytes]], cache: _Cache | None) -> Base:
+    """The blob ``sha256`` from the rows of its chain as ``_CHAIN`` reads them (key -> codec, base, data),
+    each blob verified against its own key; what it decompresses goes to ``cache`` if given. Shared with
+    the plain-SQLite reads (monitor/store/plain_sqlite.py), which run the same query in plain SQL."""
     # Walk down from the wanted blob to a keyframe (or a blob decompressed earlier in this transaction),
     # then decompress back up, each delta with the blob below it as its dictionary.
     chain: list[tuple[str, str, bytes]] = []

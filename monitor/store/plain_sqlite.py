@@ -1,4 +1,5 @@
-"""The checks of a cycle that change nothing, on a SQLite store, through the standard library's ``sqlite3``.
+"""The checks of a cycle that change nothing, and the reads of one that changes, on a SQLite store, through
+the standard library's ``sqlite3``.
 
 Most of a cycle is unchanged articles: a read of their states before fetching, then one bulk write of
 their checks. Importing SQLAlchemy costs a start of ``newsmon check`` about 0.15 s, half its start-up and
@@ -7,6 +8,10 @@ and ``monitor.store.Store`` opens its SQLAlchemy engine only when anything else 
 version, a history, a report). The statements mean exactly what ``monitor.store.sql_store`` does for the
 same calls, values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO text with a
 space and microseconds); tests/test_plain_sqlite.py holds the two paths to the same rows.
+
+A changed article's reads (its latest version, the version with a fingerprint, the blobs its next version
+is compressed against) are here too: through SQLAlchemy each transaction and statement costs about ten
+times what SQLite takes to run it, most of the store's time for a changed article besides compression.
 
 Only an existing file at the current revision is opened here; anything else (a new, older, foreign or
 damaged database, PostgreSQL, a URL with options) is left to the full open, which creates, upgrades or
@@ -21,19 +26,35 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import StoreError
-from monitor.models import Validators
+from monitor.models import Validators, Version
 from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row
 from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
 from monitor.store.sqlite_file import check_sqlite_file, configure_connection
+
+if TYPE_CHECKING:
+    from monitor.store.blobs import Base
 
 _PREFIX = "sqlite:///"
 
 _STATES = ("SELECT a.url, s.name, a.latest_version, a.fingerprint, a.etag, a.last_modified, a.gone, "
            "a.body_sha256, a.last_checked, a.pending_fingerprint "
            "FROM articles AS a JOIN sources AS s ON a.source_id = s.id WHERE a.url IN ({})")
+_LATEST_VERSION = ("SELECT v.number, v.created_at, v.title, v.byline, v.published, v.modified, v.final_url, "
+                   "v.fingerprint, v.text_blob, v.html_blob FROM versions AS v JOIN articles AS a "
+                   "ON v.article_id = a.id WHERE a.url = ? ORDER BY v.number DESC LIMIT 1")
+_VERSION_WITH_FINGERPRINT = ("SELECT v.number FROM versions AS v JOIN articles AS a ON v.article_id = a.id "
+                             "WHERE a.url = ? AND v.fingerprint = ? ORDER BY v.number DESC LIMIT 1")
+_LATEST_BLOBS = ("SELECT a.url, v.text_blob, v.html_blob FROM articles AS a JOIN versions AS v "
+                 "ON v.article_id = a.id AND v.number = a.latest_version WHERE a.url IN ({})")
+# A blob's row and its bases' rows, as monitor.store.blobs reads them (its _chain_query).
+_CHAIN = ("WITH RECURSIVE chain(sha256, codec, base, data, hop) AS ("
+          "SELECT sha256, codec, base, data, 0 FROM blobs WHERE sha256 = :key "
+          "UNION ALL SELECT b.sha256, b.codec, b.base, b.data, chain.hop + 1 FROM blobs AS b "
+          "JOIN chain ON b.sha256 = chain.base WHERE chain.codec = :delta AND chain.hop < :limit) "
+          "SELECT sha256, codec, base, data FROM chain")
 _CHECK_COLUMNS = ("article_id", "checked_at", "outcome", "status", "etag", "last_modified", "wire_bytes",
                   "body_bytes", "duration", "error", "final_url", "version")
 _INSERT_CHECK = (f"INSERT INTO checks ({', '.join(_CHECK_COLUMNS)}) "
@@ -58,6 +79,17 @@ def sqlite_time(value: datetime) -> str:
 
 def _read_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _base(conn: sqlite3.Connection, key: str) -> Base:
+    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it. monitor.store.blobs is imported
+    here, not at the top: it imports SQLAlchemy, which a cycle of unchanged articles must not (one with a
+    change imports it anyway: its checker readies the store's engine for the report)."""
+    from monitor.store.blobs import CHAIN_LIMIT, DELTA_CODEC, decode_chain
+
+    rows = {sha256: (codec, base, data) for sha256, codec, base, data in
+            conn.execute(_CHAIN, {"key": key, "delta": DELTA_CODEC, "limit": CHAIN_LIMIT})}
+    return decode_chain(key, rows, None)
 
 
 class PlainSqlite:
@@ -111,6 +143,39 @@ class PlainSqlite:
                         url=url, source=source, latest_version=latest, fingerprint=fingerprint,
                         validators=Validators(etag=etag, last_modified=last_modified), gone=bool(gone),
                         body_sha256=body, last_checked=_read_time(checked), pending_fingerprint=pending)
+        return found
+
+    def latest_version(self, url: str) -> Version | None:
+        """``Store.latest_version``."""
+        with self._transaction(f"read the latest version of {url}", "BEGIN") as conn:
+            row = conn.execute(_LATEST_VERSION, (url,)).fetchone()
+            if row is None:
+                return None
+            number, created_at, title, byline, published, modified, final_url, fingerprint, text_blob, html_blob = row
+            return Version(url=url, number=number, created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
+                           title=title, text=_base(conn, text_blob).raw.decode("utf-8"), byline=byline,
+                           published=published, modified=modified, final_url=final_url, html_sha256=html_blob,
+                           text_sha256=fingerprint)
+
+    def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
+        """``Store.version_with_fingerprint``."""
+        with self._transaction(f"look up a version of {url}", "BEGIN") as conn:
+            row = conn.execute(_VERSION_WITH_FINGERPRINT, (url, fingerprint)).fetchone()
+        return None if row is None else int(row[0])
+
+    def bases(self, urls: Sequence[str]) -> dict[str, tuple[Base | None, Base | None]]:
+        """What ``SqlStore._bases`` reads: the (text, HTML) blobs of each article's latest version, None for
+        one that cannot be read (the next version is then stored standalone)."""
+        found: dict[str, tuple[Base | None, Base | None]] = {}
+        if not urls:
+            return found
+        wanted = list(dict.fromkeys(urls))
+        with self._transaction("read the latest versions' blobs", "BEGIN") as conn:
+            for start in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[start:start + IN_CHUNK]
+                for url, text_key, html_key in conn.execute(_LATEST_BLOBS.format(", ".join("?" * len(chunk))),
+                                                            chunk).fetchall():
+                    found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
         return found
 
     def record_plain(self, items: Sequence[RecordItem]) -> bool:
@@ -178,6 +243,13 @@ def _is_current(connection: sqlite3.Connection) -> bool:
         if not wanted <= have:
             return False
     return True
+
+
+def _readable_base(conn: sqlite3.Connection, key: str) -> Base | None:
+    try:
+        return _base(conn, key)
+    except StoreError:
+        return None
 
 
 def _bound(row: dict[str, Any]) -> dict[str, Any]:

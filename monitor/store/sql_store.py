@@ -67,14 +67,17 @@ class SqlStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
+    def record_many(self, items: Sequence[RecordItem],
+                    bases: dict[str, tuple[Base | None, Base | None]] | None = None) -> list[int | None]:
         """``Store.record_many``: each item (validated by the caller), all in one transaction.
 
         Plain checks (``records.is_plain``) of existing articles are written with one UPDATE and one
-        INSERT for all of them; the rest one by one."""
+        INSERT for all of them; the rest one by one. ``bases``: what ``_bases`` would read, read already
+        (by the plain-SQLite path)."""
         if not items:
             return []
-        bases = self._bases([item.url for item in items if item.new_version is not None])
+        if bases is None:
+            bases = self._bases([item.url for item in items if item.new_version is not None])
         prepared = [_prepare(item, bases.get(item.url)) for item in items]
         source_ids = dict(self._source_ids)       # ids this transaction adds are kept once it commits
         numbers: list[int | None] = [None] * len(prepared)
