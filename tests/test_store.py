@@ -711,23 +711,29 @@ def test_opening_waits_for_a_writer_when_the_schema_needs_a_table(tmp_path: Path
 
 def test_a_source_added_by_a_failed_transaction_is_not_remembered(store: Store,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import monitor.store.sql_store as store_module
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from monitor.store import plain_sqlite
     from monitor.store.sql_store import SqlStore
 
-    real_write = SqlStore._write
+    # The second check's write fails, as a full disk would fail it: SqlStore._write's statements on
+    # PostgreSQL, plain_sqlite._write's on SQLite (see SqlStore._plain_sql_writes).
+    sqlite = store.engine.dialect.name == "sqlite"
+    writer: Any = plain_sqlite if sqlite else SqlStore
+    real_write = writer._write
     calls = []
 
-    def failing_second(self: SqlStore, conn: Any, prepared: Any, source_ids: dict[str, int]) -> int | None:
-        calls.append(prepared.item.url)
+    def failing_second(*args: Any) -> int | None:
+        calls.append(1)
         if len(calls) == 2:
-            raise store_module.SQLAlchemyError("disk full, say")
-        return real_write(self, conn, prepared, source_ids)
+            raise sqlite3.OperationalError("disk full, say") if sqlite else SQLAlchemyError("disk full, say")
+        return real_write(*args)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(SqlStore, "_write", failing_second)
+    monkeypatch.setattr(writer, "_write", failing_second)
     item = RecordItem("https://new.example/1", "fresh source", CheckRecord(T0, "error", 500, error="HTTP 500"))
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="disk full"):
         store.record_many([item, RecordItem("https://new.example/2", "fresh source", item.check)])
-    monkeypatch.setattr(SqlStore, "_write", real_write)
+    monkeypatch.setattr(writer, "_write", real_write)
     # The source row was rolled back with the transaction: its id must not be used again.
     store.record("https://new.example/3", "fresh source", CheckRecord(T0, "error", 500, error="HTTP 500"))
     assert [s.url for s in store.articles("fresh source")] == ["https://new.example/3"]

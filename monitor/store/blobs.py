@@ -23,6 +23,7 @@ from sqlalchemy import Select, bindparam, literal, select
 from sqlalchemy.engine import Connection, RootTransaction
 
 from monitor.errors import StoreError
+from monitor.store.records import NewVersion
 from monitor.store.schema import blobs, insert_ignore
 
 # Level 10, measured on 60 real news pages of the extraction benchmark (9.6 MB of HTML, median page
@@ -98,6 +99,13 @@ class Blob:
             alone = _compress(raw)
             return delta if len(delta.data) < len(alone) else cls(sha256=key, size=len(raw), data=alone)
         return cls(sha256=key, size=len(raw), data=_compress(raw))
+
+
+def version_blobs(new: NewVersion, bases: tuple[Base | None, Base | None] | None) -> tuple[Blob, Blob]:
+    """The (HTML, text) blobs of a new version, each against the latest version's blob of its kind, given
+    as (text, HTML) bases; compressed before the write transaction opens, to keep it short."""
+    text_base, html_base = bases or (None, None)
+    return Blob.of(new.html, html_base), Blob.of(new.document.text.encode("utf-8"), text_base)
 
 
 def put_blobs(conn: Connection, items: list[Blob]) -> None:

@@ -8,9 +8,9 @@ are all committed or none is, so a process killed at any moment leaves only comp
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, insert, select, update
@@ -19,8 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import NotFound, StoreError
 from monitor.models import Validators, Version, VersionSummary
-from monitor.store.blobs import Base, Blob, get_base, get_blob, put_blobs
+from monitor.store.blobs import Base, Blob, get_base, get_blob, put_blobs, version_blobs
 from monitor.store.lines import articles_with_versions, learn_boilerplate, record_lines
+from monitor.store.plain_sqlite import write_checks
 from monitor.store.records import (
     IN_CHUNK,
     ArticleState,
@@ -36,15 +37,6 @@ from monitor.store.schema import articles, checks, insert_ignore, sources, versi
 _AnyRow = Row[*tuple[Any, ...]]
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A RecordItem validated, with its blobs compressed before the transaction opens."""
-
-    item: RecordItem
-    html: Blob | None
-    text: Blob | None
-
-
 class SqlStore:
     """Articles, their versions and checks in one database, through SQLAlchemy. ``close()`` when done."""
 
@@ -54,6 +46,11 @@ class SqlStore:
         # Source name -> id, of committed rows only (sources are never deleted): a cycle of many small
         # writes need not insert-or-select its sources in every transaction.
         self._source_ids: dict[str, int] = {}
+        # On SQLite, checks are written in plain SQL on the write transaction's own connection
+        # (plain_sqlite.write_checks): SQLAlchemy's statements cost about ten times what SQLite takes to run
+        # them. The transaction is still the engine's, with its hooks (the viewer's read-only one, for one).
+        # The statements below stay for PostgreSQL; tests turn this off to hold the two to the same rows.
+        self._plain_sql_writes = engine.dialect.name == "sqlite"
 
     @property
     def engine(self) -> Engine:
@@ -72,32 +69,38 @@ class SqlStore:
         """``Store.record_many``: each item (validated by the caller), all in one transaction.
 
         Plain checks (``records.is_plain``) of existing articles are written with one UPDATE and one
-        INSERT for all of them; the rest one by one. ``bases``: what ``_bases`` would read, read already
-        (by the plain-SQLite path)."""
+        INSERT for all of them; the rest one by one. ``bases``: what ``_bases`` reads, if read already (by
+        the plain-SQLite reads, monitor/store/plain_sqlite.py)."""
         if not items:
             return []
         if bases is None:
             bases = self._bases([item.url for item in items if item.new_version is not None])
-        prepared = [_prepare(item, bases.get(item.url)) for item in items]
+        # Compressed before the transaction opens, to keep it short; by item index.
+        blobs = {i: version_blobs(item.new_version, bases.get(item.url))
+                 for i, item in enumerate(items) if item.new_version is not None}
         source_ids = dict(self._source_ids)       # ids this transaction adds are kept once it commits
-        numbers: list[int | None] = [None] * len(prepared)
+        numbers: list[int | None] = [None] * len(items)
         with self._transaction("record checks", write=True) as conn:
-            plain = [i for i, p in enumerate(prepared) if is_plain(p.item)]
-            known = _article_ids(conn, [prepared[i].item.url for i in plain])
-            bulk = [i for i in plain if prepared[i].item.url in known]
-            _write_plain(conn, [(known[prepared[i].item.url], prepared[i].item) for i in bulk],
-                         {name: _cached_source_id(conn, name, source_ids) for name in
-                          {prepared[i].item.source for i in bulk}})
-            in_bulk = set(bulk)
-            for i, p in enumerate(prepared):
-                if i not in in_bulk:
-                    numbers[i] = self._write(conn, p, source_ids)
+            if self._plain_sql_writes:
+                numbers = write_checks(_sqlite3_connection(conn), items, blobs, source_ids)
+            else:
+                plain = [i for i, item in enumerate(items) if is_plain(item)]
+                known = _article_ids(conn, [items[i].url for i in plain])
+                bulk = [i for i in plain if items[i].url in known]
+                _write_plain(conn, [(known[items[i].url], items[i]) for i in bulk],
+                             {name: _cached_source_id(conn, name, source_ids) for name in
+                              {items[i].source for i in bulk}})
+                in_bulk = set(bulk)
+                for i, item in enumerate(items):
+                    if i not in in_bulk:
+                        numbers[i] = self._write(conn, item, blobs.get(i), source_ids)
         self._source_ids = source_ids
         return numbers
 
-    def _write(self, conn: Connection, prepared: _Prepared, source_ids: dict[str, int]) -> int | None:
+    def _write(self, conn: Connection, item: RecordItem, blobs: tuple[Blob, Blob] | None,
+               source_ids: dict[str, int]) -> int | None:
         # Statements are prebuilt and take parameters: building one per call cost more than running it.
-        item, check = prepared.item, prepared.item.check
+        check = item.check
         source_id = _cached_source_id(conn, item.source, source_ids)
         article = _lock_article(conn, item.url, source_id, check)
         record_lines(conn, source_id, article.id, item.line_keys)
@@ -109,19 +112,20 @@ class SqlStore:
         number: int | None = None
         written: int | None = None
         new = item.new_version
-        if new is not None and prepared.html is not None and prepared.text is not None:
+        if new is not None and blobs is not None:
             if article.latest_version is not None and article.fingerprint == new.fingerprint:
                 number = article.latest_version  # the caller's dedup missed it (a retry): no duplicate
             else:
-                put_blobs(conn, [prepared.html, prepared.text])
+                html, text = blobs
+                put_blobs(conn, [html, text])
                 number = written = (article.latest_version or 0) + 1
                 doc = new.document
                 conn.execute(_INSERT_VERSION, {
                     "article_id": article.id, "number": number, "created_at": new.created_at,
                     "title": doc.title, "byline": doc.byline, "published": doc.published,
                     "modified": doc.modified, "final_url": check.final_url or doc.url,
-                    "fingerprint": new.fingerprint, "text_blob": prepared.text.sha256,
-                    "html_blob": prepared.html.sha256, "size": len(doc.text)})
+                    "fingerprint": new.fingerprint, "text_blob": text.sha256,
+                    "html_blob": html.sha256, "size": len(doc.text)})
                 changes["latest_version"] = number
                 changes["fingerprint"] = new.fingerprint
 
@@ -246,18 +250,16 @@ class SqlStore:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
                     yield conn
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:     # sqlite3's own: from write_checks
             reason = getattr(exc, "orig", None) or exc
             raise StoreError(f"cannot {action}: {reason}") from exc
 
 
-def _prepare(item: RecordItem, bases: tuple[Base | None, Base | None] | None) -> _Prepared:
-    """Compress outside the transaction to keep it short: against the latest version's blobs if any."""
-    new = item.new_version
-    if new is None:
-        return _Prepared(item, None, None)
-    text_base, html_base = bases or (None, None)
-    return _Prepared(item, Blob.of(new.html, html_base), Blob.of(new.document.text.encode("utf-8"), text_base))
+def _sqlite3_connection(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one (of the pysqlite driver, the one newsmon uses)."""
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    return dbapi
 
 
 def _readable_base(conn: Connection, key: str) -> Base | None:

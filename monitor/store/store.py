@@ -1,11 +1,10 @@
 """The store: what a check writes (checks, versions, blobs) and what readers ask for (versions, history).
 
 ``Store`` is what the rest of newsmon uses. Its work is done by ``SqlStore`` (monitor/store/sql_store.py,
-SQLAlchemy, either dialect), opened on first need; on a SQLite file at the current revision the two calls
-of an unchanged article (its state, then its check) go through plain ``sqlite3`` instead
-(monitor/store/plain_sqlite.py), so a cycle of unchanged articles never imports SQLAlchemy, and so do the
-reads of a changed one (its latest version, a version with its fingerprint, the blobs its next version is
-compressed against), which cost several times less than through SQLAlchemy.
+SQLAlchemy, either dialect), opened on first need; on a SQLite file at the current revision the calls of
+an unchanged article (its state, then its check) and the reads of a changed one (its previous version, a
+version with its fingerprint) go through plain ``sqlite3`` instead (monitor/store/plain_sqlite.py), so a
+cycle of unchanged articles never imports SQLAlchemy and a changed article costs the store far less CPU.
 
 Every ``record`` is one transaction: the check row, the article's new state, the version and its blobs
 are all committed or none is, so a process killed at any moment leaves only complete versions.
@@ -110,6 +109,9 @@ class Store:
         plain = self._open_plain
         if plain is not None and all(is_plain(item) for item in items) and plain.record_plain(items):
             return [None] * len(items)
+        # Anything else (a version, lines, a new article) is written through the engine, whose transactions
+        # carry its hooks (the viewer's read-only transactions, monitor/serve.py); on SQLite still in plain
+        # SQL (SqlStore). The blobs the versions are compressed against are read in plain SQLite if it is open.
         with_versions = [item.url for item in items if item.new_version is not None]
         bases = plain.bases(with_versions) if plain is not None and with_versions else None
         return self._sql.record_many(items, bases)
