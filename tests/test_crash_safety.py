@@ -152,35 +152,45 @@ def newsmon(config: Path, *args: str) -> list[str]:
 
 # Runs newsmon, which SIGKILLs itself at the n-th version it writes: "uncommitted" inside the transaction
 # (the version's rows written, COMMIT not yet sent), "committed" right after COMMIT, before the event is
-# printed. These two moments are microseconds wide; random kills rarely hit them.
+# printed. These two moments are microseconds wide; random kills rarely hit them. A check's rows are
+# written by SqlStore._write on PostgreSQL, by plain_sqlite._write (in SqlStore's transaction) on SQLite.
 SELF_KILL = """
 import os, signal, sys
 from monitor.cli import main
-from monitor.store import sql_store
+from monitor.store import plain_sqlite, sql_store
 
 moment, at = sys.argv[1], int(sys.argv[2])
 written = 0
-write, record_many = sql_store.SqlStore._write, sql_store.SqlStore.record_many
+write, plain_write, record_many = sql_store.SqlStore._write, plain_sqlite._write, sql_store.SqlStore.record_many
 
 def die():
     sys.stdout.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 
-def counting_write(self, conn, prepared, source_ids):
+def counted(item):
     global written
-    number = write(self, conn, prepared, source_ids)
-    written += prepared.item.new_version is not None
+    written += item.new_version is not None
     if moment == "uncommitted" and written == at:
         die()
+
+def counting_write(self, conn, item, *rest):
+    number = write(self, conn, item, *rest)
+    counted(item)
     return number
 
-def committing(self, items):
-    numbers = record_many(self, items)
+def counting_plain_write(conn, item, *rest):
+    number = plain_write(conn, item, *rest)
+    counted(item)
+    return number
+
+def committing(self, items, *bases):
+    numbers = record_many(self, items, *bases)
     if moment == "committed" and written == at:
         die()
     return numbers
 
 sql_store.SqlStore._write, sql_store.SqlStore.record_many = counting_write, committing
+plain_sqlite._write = counting_plain_write
 main(sys.argv[3:])
 """
 

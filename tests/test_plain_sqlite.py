@@ -21,12 +21,21 @@ from monitor.errors import StoreError
 from monitor.models import Document, Validators
 from monitor.normalise import fingerprint
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
+from monitor.store.blobs import MAX_DEPTH
 from monitor.store.plain_sqlite import PlainSqlite, database_path
 from monitor.store.revision import TABLE_COLUMNS
 from monitor.store.schema import metadata
 
 T0 = datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=UTC)
 URLS = [f"https://news.example/{n}" for n in range(4)]
+
+
+def sqlalchemy_store(url: str) -> Store:
+    """A store that does everything through SQLAlchemy's statements, even on SQLite: what the plain path is
+    held to."""
+    store = Store(url)
+    store._sql._plain_sql_writes = False
+    return store
 
 
 def seeded(path: Path) -> str:
@@ -92,7 +101,7 @@ def test_plain_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.
     plain_path, sql_path = folder / "plain.db", folder / "sql.db"
     seeded(plain_path)
     seeded(sql_path)
-    with open_store(f"sqlite:///{plain_path}") as plain, Store(f"sqlite:///{sql_path}") as sql:
+    with open_store(f"sqlite:///{plain_path}") as plain, sqlalchemy_store(f"sqlite:///{sql_path}") as sql:
         assert plain._plain is not None and sql._plain is None
         for batch in batches:
             items = []
@@ -109,6 +118,96 @@ def test_plain_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.
     assert rows(plain_path) == rows(sql_path)
 
 
+def all_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, blobs included."""
+    with closing(sqlite3.connect(path)) as conn:
+        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
+
+
+def revised(n: int, revision: int) -> Document:
+    """Article ``n`` at ``revision``: one figure changed each time, so each version is a small delta."""
+    return Document(title=f"Story {n}", text=f"Paragraph {n}. " * 20 + f"Figure {revision * 37}.",
+                    byline="A. Reporter" if revision % 2 else None, published="2026-11-27",
+                    url=f"https://news.example/{n}")
+
+
+def version_item(n: int, revision: int, minutes: int, lines: tuple[str, ...] = ()) -> RecordItem:
+    doc = revised(n, revision)
+    when = T0 + timedelta(minutes=minutes)
+    html = f"<html><body><p>{doc.text}</p><aside>{revision}</aside></body></html>".encode()
+    return RecordItem(URLS[n], f"source-{n % 2}", CheckRecord(when, "modified", 200, final_url=URLS[n] + "?v"),
+                      new_version=NewVersion(doc, html, fingerprint(doc.title, doc.text), when),
+                      validators=Validators(etag=f'"r{revision}"'), body_sha256="e" * 64, gone=False, line_keys=lines)
+
+
+def test_a_changed_articles_reads_are_sqlalchemys(tmp_path: Path) -> None:
+    """latest_version, version_with_fingerprint and the bases of the next version, on chains of every
+    shape: one version, a few deltas, past a keyframe (MAX_DEPTH), a flip back to an older text."""
+    url = seeded(tmp_path / "newsmon.db")
+    revisions = {0: [], 1: [1, 2], 2: list(range(1, MAX_DEPTH + 3)), 3: [1, 0, 2]}
+    with Store(url) as store:
+        for n, numbers in revisions.items():
+            for minutes, revision in enumerate(numbers, 1):
+                store.record_many([version_item(n, revision, minutes)])
+    unknown = "https://news.example/unknown"
+    with open_store(url) as plain, sqlalchemy_store(url) as sql:
+        assert plain._plain is not None and sql._plain is None
+        for article in [*URLS, unknown]:
+            assert plain.latest_version(article) == sql.latest_version(article)
+            for revision in [0, 1, 2, 3]:
+                doc = revised(URLS.index(article) if article in URLS else 0, revision)
+                found = fingerprint(doc.title, doc.text)
+                assert plain.version_with_fingerprint(article, found) == sql.version_with_fingerprint(article, found)
+        bases = plain._plain.bases([*URLS, unknown])
+        assert bases == sql._sql._bases([*URLS, unknown])
+        assert set(bases) == set(URLS) and bases[URLS[2]][0].depth == 1     # type: ignore[union-attr]
+
+
+def test_a_damaged_latest_version_reads_the_same_on_both_paths(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.db"
+    url = seeded(path)
+    with Store(url) as store:
+        store.record_many([version_item(1, 1, 1)])        # a delta on the seeded text, damaged below
+    with closing(sqlite3.connect(path)) as conn, conn:
+        first = conn.execute("SELECT text_blob FROM versions WHERE number = 1 AND article_id = "
+                             "(SELECT id FROM articles WHERE url = ?)", (URLS[1],)).fetchone()[0]
+        conn.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (b"\x00garbage", first))
+    with open_store(url) as plain, sqlalchemy_store(url) as sql:
+        errors = []
+        for store in (plain, sql):
+            with pytest.raises(StoreError, match=f"blob {first} is corrupt") as raised:
+                store.latest_version(URLS[1])
+            errors.append(str(raised.value))
+        assert errors[0] == errors[1]
+        bases = plain._plain.bases([URLS[1]])                    # type: ignore[union-attr]
+        assert bases == sql._sql._bases([URLS[1]])
+        assert bases[URLS[1]][0] is None and bases[URLS[1]][1] is not None   # the next text: standalone
+
+
+def test_checks_with_versions_write_the_rows_sqlalchemy_writes(tmp_path: Path) -> None:
+    """The same checks through a store opened as ``newsmon check`` opens it (plain SQLite) and through
+    SQLAlchemy alone: every table, blobs included, the same."""
+    line = "f" * 64
+    batches = [
+        [version_item(0, 1, 1, (line,)), version_item(1, 1, 1)],
+        [RecordItem(URLS[2], "source-0", CheckRecord(T0 + timedelta(minutes=2), "unchanged", 304)),
+         version_item(0, 2, 2, (line, "0" * 64))],
+        [version_item(0, 2, 3)],                                    # a retry of the same text: no new version
+        [version_item(3, 5, 4), version_item(0, 1, 4)],             # a flip back to revision 1
+        [RecordItem("https://news.example/new", "source-9", CheckRecord(T0, "new", 200),
+                    new_version=version_item(1, 7, 5).new_version)],
+    ]
+    plain_path, sql_path = tmp_path / "plain.db", tmp_path / "sql.db"
+    numbers = {}
+    for path, opened in ((plain_path, open_store), (sql_path, sqlalchemy_store)):
+        with opened(seeded(path)) as store:
+            assert (store._plain is not None) == (path == plain_path)
+            numbers[path] = [store.record_many(batch) for batch in batches]
+    assert numbers[plain_path] == numbers[sql_path] == [[2, 2], [None, 3], [3], [2, 4], [1]]
+    assert all_rows(plain_path) == all_rows(sql_path)
+
+
 def test_a_check_of_an_article_not_stored_yet_takes_the_full_path(tmp_path: Path) -> None:
     path = tmp_path / "newsmon.db"
     with open_store(seeded(path)) as store:
@@ -118,6 +217,61 @@ def test_a_check_of_an_article_not_stored_yet_takes_the_full_path(tmp_path: Path
         states = store.states([URLS[0], new.url])
         assert states[new.url].source == "a new source" and states[URLS[0]].last_checked == T0
     assert len(rows(path)["checks"]) == len(URLS) + 2
+
+
+def test_a_full_disk_is_reported_as_such(tmp_path: Path) -> None:
+    """SQLite rolls a transaction back itself when the disk is full: the error says so, not that the
+    ROLLBACK after it found no transaction."""
+    path = tmp_path / "newsmon.db"
+    with open_store(seeded(path)) as store:
+        assert store._plain is not None
+        connection = store._plain._connection
+        connection.execute(f"PRAGMA max_page_count = {connection.execute('PRAGMA page_count').fetchone()[0]}")
+        checks = [RecordItem(URLS[n % len(URLS)], f"source-{n % 2}", CheckRecord(T0, "error", error="x" * 2000))
+                  for n in range(100)]
+        with pytest.raises(StoreError, match="^cannot record checks: database or disk is full$"):
+            store.record_many(checks)
+    assert len(rows(path)["checks"]) == len(URLS)
+
+
+# One check for the test below: (article, a new version's revision or None, lines, outcome, minutes).
+checks_with_versions = st.tuples(
+    st.integers(0, len(URLS)), st.none() | st.integers(0, 3),
+    st.lists(st.sampled_from(["1" * 64, "2" * 64]), max_size=3), st.sampled_from(["modified", "unchanged", "error"]),
+    st.integers(0, 10_000))
+
+
+@settings(max_examples=25, deadline=None)
+@given(batches=st.lists(st.lists(checks_with_versions, min_size=1, max_size=5), min_size=1, max_size=4))
+def test_any_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.TempPathFactory,
+                                                     batches: list[list[tuple]]) -> None:
+    """Versions (new ones, retries of the latest text, flips back), lines, plain checks, and articles not
+    stored yet (article len(URLS)), mixed in batches: the plain path's rows and numbers are SQLAlchemy's."""
+    folder = tmp_path_factory.mktemp("versions")
+    plain_path, sql_path = folder / "plain.db", folder / "sql.db"
+    urls = [*URLS, f"https://news.example/{len(URLS)}"]
+    numbers = {}
+    for path, opened in ((plain_path, open_store), (sql_path, sqlalchemy_store)):
+        with opened(seeded(path)) as store:
+            assert (store._plain is not None) == (path == plain_path)
+            numbers[path] = []
+            for batch in batches:
+                items = []
+                for n, revision, lines, outcome, minutes in batch:
+                    when = T0 + timedelta(minutes=minutes)
+                    if revision is None:
+                        error = "HTTP 503" if outcome == "error" else None
+                        items.append(RecordItem(urls[n], f"source-{n % 3}", CheckRecord(when, outcome, error=error),
+                                                line_keys=tuple(lines)))
+                    else:
+                        doc = revised(n, revision)
+                        items.append(RecordItem(
+                            urls[n], f"source-{n % 3}", CheckRecord(when, "modified", 200),
+                            new_version=NewVersion(doc, f"<p>{revision}</p>".encode(), fingerprint(doc.title, doc.text),
+                                                   when), line_keys=tuple(lines), body_sha256="b" * 64))
+                numbers[path].append(store.record_many(items))
+    assert numbers[plain_path] == numbers[sql_path]
+    assert all_rows(plain_path) == all_rows(sql_path)
 
 
 def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
-"""The store on both backends (SQLite and PostgreSQL through the ``store`` fixture of conftest)."""
+"""The store on both backends (SQLite and PostgreSQL), and on SQLite also as an existing file is opened (its
+plain-SQLite path, see the ``store`` fixture below)."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
@@ -54,6 +56,22 @@ def new_version(doc: Document, minutes: int = 0, html: bytes | None = None) -> N
 def revise(doc: Document, n: int) -> Document:
     return Document(title=doc.title, text=doc.text.replace("1,000", f"{1000 + 500 * n:,}", 1),
                     byline=doc.byline, url=doc.url)
+
+
+@pytest.fixture(params=["sqlite", "sqlite, reopened", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """An open, empty store (conftest's, with one more case): a new SQLite file, whose first open goes all
+    through SQLAlchemy; the same file as every later ``newsmon check`` opens it, existing, where states,
+    checks and a changed article's reads go through plain SQLite (monitor/store/plain_sqlite.py); PostgreSQL."""
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("pg_schema_url"))
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('store')}/snapshots/newsmon.db"
+        if request.param == "sqlite, reopened":
+            open_store(url).close()
+    with open_store(url) as opened:
+        assert (opened._plain is not None) == (request.param == "sqlite, reopened")
+        yield opened
 
 
 def count(store: Store, table: object) -> int:
@@ -693,23 +711,29 @@ def test_opening_waits_for_a_writer_when_the_schema_needs_a_table(tmp_path: Path
 
 def test_a_source_added_by_a_failed_transaction_is_not_remembered(store: Store,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import monitor.store.sql_store as store_module
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from monitor.store import plain_sqlite
     from monitor.store.sql_store import SqlStore
 
-    real_write = SqlStore._write
+    # The second check's write fails, as a full disk would fail it: SqlStore._write's statements on
+    # PostgreSQL, plain_sqlite._write's on SQLite (see SqlStore._plain_sql_writes).
+    sqlite = store.engine.dialect.name == "sqlite"
+    writer: Any = plain_sqlite if sqlite else SqlStore
+    real_write = writer._write
     calls = []
 
-    def failing_second(self: SqlStore, conn: Any, prepared: Any, source_ids: dict[str, int]) -> int | None:
-        calls.append(prepared.item.url)
+    def failing_second(*args: Any) -> int | None:
+        calls.append(1)
         if len(calls) == 2:
-            raise store_module.SQLAlchemyError("disk full, say")
-        return real_write(self, conn, prepared, source_ids)
+            raise sqlite3.OperationalError("disk full, say") if sqlite else SQLAlchemyError("disk full, say")
+        return real_write(*args)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(SqlStore, "_write", failing_second)
+    monkeypatch.setattr(writer, "_write", failing_second)
     item = RecordItem("https://new.example/1", "fresh source", CheckRecord(T0, "error", 500, error="HTTP 500"))
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="disk full"):
         store.record_many([item, RecordItem("https://new.example/2", "fresh source", item.check)])
-    monkeypatch.setattr(SqlStore, "_write", real_write)
+    monkeypatch.setattr(writer, "_write", real_write)
     # The source row was rolled back with the transaction: its id must not be used again.
     store.record("https://new.example/3", "fresh source", CheckRecord(T0, "error", 500, error="HTTP 500"))
     assert [s.url for s in store.articles("fresh source")] == ["https://new.example/3"]

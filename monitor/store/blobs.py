@@ -23,6 +23,7 @@ from sqlalchemy import Select, bindparam, literal, select
 from sqlalchemy.engine import Connection, RootTransaction
 
 from monitor.errors import StoreError
+from monitor.store.records import NewVersion
 from monitor.store.schema import blobs, insert_ignore
 
 # Level 10, measured on 60 real news pages of the extraction benchmark (9.6 MB of HTML, median page
@@ -100,6 +101,13 @@ class Blob:
         return cls(sha256=key, size=len(raw), data=_compress(raw))
 
 
+def version_blobs(new: NewVersion, bases: tuple[Base | None, Base | None] | None) -> tuple[Blob, Blob]:
+    """The (HTML, text) blobs of a new version, each against the latest version's blob of its kind, given
+    as (text, HTML) bases; compressed before the write transaction opens, to keep it short."""
+    text_base, html_base = bases or (None, None)
+    return Blob.of(new.html, html_base), Blob.of(new.document.text.encode("utf-8"), text_base)
+
+
 def put_blobs(conn: Connection, items: list[Blob]) -> None:
     """Store blobs that are not stored yet; existing keys are left alone (their content is the same).
 
@@ -144,6 +152,13 @@ def get_base(conn: Connection, sha256: str) -> Base:
     if below is not None:
         return below
     rows = {key: (codec, base, bytes(data)) for key, codec, base, data, _ in conn.execute(_CHAIN, {"key": sha256})}
+    return decode_chain(sha256, rows, cache)
+
+
+def decode_chain(sha256: str, rows: dict[str, tuple[str, str | None, bytes]], cache: _Cache | None) -> Base:
+    """The blob ``sha256`` from the rows of its chain as ``_CHAIN`` reads them (key -> codec, base, data),
+    each blob verified against its own key; what it decompresses goes to ``cache`` if given. Shared with
+    the plain-SQLite reads (monitor/store/plain_sqlite.py), which run the same query in plain SQL."""
     # Walk down from the wanted blob to a keyframe (or a blob decompressed earlier in this transaction),
     # then decompress back up, each delta with the blob below it as its dictionary.
     chain: list[tuple[str, str, bytes]] = []

@@ -1,12 +1,22 @@
-"""The checks of a cycle that change nothing, on a SQLite store, through the standard library's ``sqlite3``.
+"""What a check asks of a SQLite store, in plain SQL through the standard library's ``sqlite3``.
 
 Most of a cycle is unchanged articles: a read of their states before fetching, then one bulk write of
 their checks. Importing SQLAlchemy costs a start of ``newsmon check`` about 0.15 s, half its start-up and
-more than checking a thousand unchanged articles, so these two operations are written here in plain SQL,
-and ``monitor.store.Store`` opens its SQLAlchemy engine only when anything else is asked of it (a new
-version, a history, a report). The statements mean exactly what ``monitor.store.sql_store`` does for the
-same calls, values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO text with a
-space and microseconds); tests/test_plain_sqlite.py holds the two paths to the same rows.
+more than checking a thousand unchanged articles, so ``PlainSqlite`` does these two on a connection of its
+own, and ``monitor.store.Store`` opens its SQLAlchemy engine only when anything else is asked of it.
+
+A changed article costs more: its previous version and whether its new text is an older version's are
+read, then its check is written with the new version's blobs. Through SQLAlchemy every transaction and
+statement of that cost about ten times what SQLite takes to run it, most of the store's CPU besides
+compression, so ``PlainSqlite`` does the reads too, and ``write_checks`` writes the rows of any check in
+plain SQL. ``SqlStore`` runs ``write_checks`` on the connection of its own write transaction, not here:
+writes stay in the engine's transactions, with whatever its users hooked on them (the viewer's read-only
+transactions, monitor/serve.py).
+
+The statements mean exactly what ``monitor.store.sql_store`` does for the same calls, in the same order,
+values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO text with a space and
+microseconds); blobs are made and read by monitor/store/blobs.py for both. tests/test_plain_sqlite.py
+holds the two to the same rows, and tests/test_store.py runs on a store opened each way.
 
 Only an existing file at the current revision is opened here; anything else (a new, older, foreign or
 damaged database, PostgreSQL, a URL with options) is left to the full open, which creates, upgrades or
@@ -21,19 +31,48 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import StoreError
-from monitor.models import Validators
-from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row
+from monitor.models import Validators, Version
+from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row, is_plain
 from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
 from monitor.store.sqlite_file import check_sqlite_file, configure_connection
+
+if TYPE_CHECKING:
+    from monitor.store.blobs import Base, Blob
 
 _PREFIX = "sqlite:///"
 
 _STATES = ("SELECT a.url, s.name, a.latest_version, a.fingerprint, a.etag, a.last_modified, a.gone, "
            "a.body_sha256, a.last_checked, a.pending_fingerprint "
            "FROM articles AS a JOIN sources AS s ON a.source_id = s.id WHERE a.url IN ({})")
+_LATEST_VERSION = ("SELECT v.number, v.created_at, v.title, v.byline, v.published, v.modified, v.final_url, "
+                   "v.fingerprint, v.text_blob, v.html_blob FROM versions AS v JOIN articles AS a "
+                   "ON v.article_id = a.id WHERE a.url = ? ORDER BY v.number DESC LIMIT 1")
+_VERSION_WITH_FINGERPRINT = ("SELECT v.number FROM versions AS v JOIN articles AS a ON v.article_id = a.id "
+                             "WHERE a.url = ? AND v.fingerprint = ? ORDER BY v.number DESC LIMIT 1")
+_LATEST_BLOBS = ("SELECT a.url, v.text_blob, v.html_blob FROM articles AS a JOIN versions AS v "
+                 "ON v.article_id = a.id AND v.number = a.latest_version WHERE a.url IN ({})")
+# A blob's row and its bases' rows, as monitor.store.blobs reads them (its _chain_query).
+_CHAIN = ("WITH RECURSIVE chain(sha256, codec, base, data, hop) AS ("
+          "SELECT sha256, codec, base, data, 0 FROM blobs WHERE sha256 = :key "
+          "UNION ALL SELECT b.sha256, b.codec, b.base, b.data, chain.hop + 1 FROM blobs AS b "
+          "JOIN chain ON b.sha256 = chain.base WHERE chain.codec = :delta AND chain.hop < :limit) "
+          "SELECT sha256, codec, base, data FROM chain")
+# A check's writes, as SqlStore makes them (its _LOCK_ARTICLE, insert_ignore of the article, the lines and
+# the blobs, _INSERT_VERSION).
+_ARTICLE = "SELECT id, latest_version, fingerprint, failures FROM articles WHERE url = ?"
+_INSERT_ARTICLE = ("INSERT INTO articles (url, source_id, first_seen, gone, failures) VALUES (?, ?, ?, 0, 0) "
+                   "ON CONFLICT (url) DO NOTHING")
+_INSERT_LINE = ("INSERT INTO source_lines (source_id, line_key, article_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (source_id, line_key, article_id) DO NOTHING")
+_INSERT_BLOB = ("INSERT INTO blobs (sha256, size, codec, base, data) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (sha256) DO NOTHING")
+_VERSION_COLUMNS = ("article_id", "number", "created_at", "title", "byline", "published", "modified", "final_url",
+                    "fingerprint", "text_blob", "html_blob", "size")
+_INSERT_VERSION = (f"INSERT INTO versions ({', '.join(_VERSION_COLUMNS)}) "
+                   f"VALUES ({', '.join(':' + c for c in _VERSION_COLUMNS)})")
 _CHECK_COLUMNS = ("article_id", "checked_at", "outcome", "status", "etag", "last_modified", "wire_bytes",
                   "body_bytes", "duration", "error", "final_url", "version")
 _INSERT_CHECK = (f"INSERT INTO checks ({', '.join(_CHECK_COLUMNS)}) "
@@ -60,8 +99,19 @@ def _read_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+def _base(conn: sqlite3.Connection, key: str) -> Base:
+    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it. monitor.store.blobs is imported
+    here, not at the top: it imports SQLAlchemy, which a cycle of unchanged articles must not (one with a
+    change imports it anyway: its checker readies the store's engine for the report)."""
+    from monitor.store.blobs import CHAIN_LIMIT, DELTA_CODEC, decode_chain
+
+    rows = {sha256: (codec, base, data) for sha256, codec, base, data in
+            conn.execute(_CHAIN, {"key": key, "delta": DELTA_CODEC, "limit": CHAIN_LIMIT})}
+    return decode_chain(key, rows, None)
+
+
 class PlainSqlite:
-    """One connection to a SQLite store at the current revision, for ``states`` and plain checks."""
+    """One connection to a SQLite store at the current revision: states, plain checks, a changed article's reads."""
 
     def __init__(self, connection: sqlite3.Connection, where: str) -> None:
         self._connection = connection
@@ -113,34 +163,52 @@ class PlainSqlite:
                         body_sha256=body, last_checked=_read_time(checked), pending_fingerprint=pending)
         return found
 
+    def latest_version(self, url: str) -> Version | None:
+        """``Store.latest_version``."""
+        with self._transaction(f"read the latest version of {url}", "BEGIN") as conn:
+            row = conn.execute(_LATEST_VERSION, (url,)).fetchone()
+            if row is None:
+                return None
+            number, created_at, title, byline, published, modified, final_url, fingerprint, text_blob, html_blob = row
+            return Version(url=url, number=number, created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
+                           title=title, text=_base(conn, text_blob).raw.decode("utf-8"), byline=byline,
+                           published=published, modified=modified, final_url=final_url, html_sha256=html_blob,
+                           text_sha256=fingerprint)
+
+    def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
+        """``Store.version_with_fingerprint``."""
+        with self._transaction(f"look up a version of {url}", "BEGIN") as conn:
+            row = conn.execute(_VERSION_WITH_FINGERPRINT, (url, fingerprint)).fetchone()
+        return None if row is None else int(row[0])
+
+    def bases(self, urls: Sequence[str]) -> dict[str, tuple[Base | None, Base | None]]:
+        """What ``SqlStore._bases`` reads: the (text, HTML) blobs of each article's latest version, None for
+        one that cannot be read (the next version is then stored standalone)."""
+        found: dict[str, tuple[Base | None, Base | None]] = {}
+        if not urls:
+            return found
+        wanted = list(dict.fromkeys(urls))
+        with self._transaction("read the latest versions' blobs", "BEGIN") as conn:
+            for start in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[start:start + IN_CHUNK]
+                for url, text_key, html_key in conn.execute(_LATEST_BLOBS.format(", ".join("?" * len(chunk))),
+                                                            chunk).fetchall():
+                    found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
+        return found
+
     def record_plain(self, items: Sequence[RecordItem]) -> bool:
         """Write plain checks (``records.is_plain``, validated) in one transaction, as ``SqlStore.record_many``
         does. Returns False, having written nothing, when an item's article is not stored yet (its row is
         made by the full path)."""
         urls = list(dict.fromkeys(item.url for item in items))
         with self._transaction("record checks", "BEGIN IMMEDIATE") as conn:
-            ids: dict[str, int] = {}
-            for start in range(0, len(urls), IN_CHUNK):
-                chunk = urls[start:start + IN_CHUNK]
-                ids.update(conn.execute(f"SELECT url, id FROM articles WHERE url IN ({', '.join('?' * len(chunk))})",
-                                        chunk).fetchall())
+            ids = _article_ids(conn, urls)
             if len(ids) < len(urls):
                 return False
             sources = dict(self._source_ids)     # kept only once this transaction commits
-            for name in {item.source for item in items} - sources.keys():
-                conn.execute("INSERT INTO sources (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
-                sources[name] = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()[0]
-            shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
-            for item in items:
-                changes = _bound(article_changes(item, ids[item.url], sources[item.source]))
-                failed = item.check.outcome == "error"
-                shapes.setdefault((failed, tuple(sorted(changes))), []).append(changes)
-            for (failed, keys), group in shapes.items():
-                # Consecutive failed checks, for the scheduler's backoff, counted up in SQL; others reset it.
-                assignments = [f"{key} = :{key}" for key in keys if key != "article"]
-                assignments.append("failures = failures + 1" if failed else "failures = 0")
-                conn.executemany(f"UPDATE articles SET {', '.join(assignments)} WHERE id = :article", group)
-            conn.executemany(_INSERT_CHECK, [_bound(check_row(ids[item.url], item.check, None)) for item in items])
+            for name in {item.source for item in items}:
+                _source_id(conn, name, sources)
+            _write_plain(conn, [(ids[item.url], item) for item in items], sources)
         self._source_ids = sources
         return True
 
@@ -154,7 +222,10 @@ class PlainSqlite:
                 try:
                     yield conn
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    # SQLite may have rolled back already: after some errors (a full disk, SQLITE_FULL) it
+                    # ends the transaction itself, and a ROLLBACK would hide that error behind its own.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -178,6 +249,112 @@ def _is_current(connection: sqlite3.Connection) -> bool:
         if not wanted <= have:
             return False
     return True
+
+
+def write_checks(conn: sqlite3.Connection, items: Sequence[RecordItem], blobs: dict[int, tuple[Blob, Blob]],
+                 sources: dict[str, int]) -> list[int | None]:
+    """What ``SqlStore.record_many`` writes, by the same statements in the same order, in plain SQL on the
+    connection of a write transaction: plain checks (``records.is_plain``) of stored articles with one
+    UPDATE per shape of change and one INSERT, the rest one by one (``_write``); ``blobs`` holds the (HTML,
+    text) blobs of the new version of ``items[i]``, by i. ``sources`` maps source names to the ids known,
+    and gains the ones made here. Returns the version number of each item, as ``Store.record_many``."""
+    numbers: list[int | None] = [None] * len(items)
+    plain = [i for i, item in enumerate(items) if is_plain(item)]
+    ids = _article_ids(conn, [items[i].url for i in plain])
+    bulk = [i for i in plain if items[i].url in ids]
+    for name in {items[i].source for i in bulk}:
+        _source_id(conn, name, sources)
+    _write_plain(conn, [(ids[items[i].url], items[i]) for i in bulk], sources)
+    in_bulk = set(bulk)
+    for i, item in enumerate(items):
+        if i not in in_bulk:
+            numbers[i] = _write(conn, item, blobs.get(i), sources)
+    return numbers
+
+
+def _write(conn: sqlite3.Connection, item: RecordItem, blobs: tuple[Blob, Blob] | None,
+           sources: dict[str, int]) -> int | None:
+    """One check, with its lines and its new version if any: ``SqlStore._write``."""
+    check = item.check
+    source_id = _source_id(conn, item.source, sources)
+    row = conn.execute(_ARTICLE, (item.url,)).fetchone()
+    if row is None:
+        conn.execute(_INSERT_ARTICLE, (item.url, source_id, sqlite_time(check.checked_at)))
+        row = conn.execute(_ARTICLE, (item.url,)).fetchone()
+    article_id, latest, stored_fingerprint, failures = row
+    conn.executemany(_INSERT_LINE, [(source_id, key, article_id) for key in dict.fromkeys(item.line_keys)])
+
+    changes = article_changes(item, article_id, source_id)
+    # Consecutive failed checks, for the scheduler's backoff; any other outcome resets it.
+    changes["failures"] = failures + 1 if check.outcome == "error" else 0
+
+    number: int | None = None
+    written: int | None = None
+    new = item.new_version
+    if new is not None and blobs is not None:
+        if latest is not None and stored_fingerprint == new.fingerprint:
+            number = latest  # the caller's dedup missed it (a retry): no duplicate
+        else:
+            unique = {blob.sha256: blob for blob in blobs}      # HTML and text may be the same bytes
+            conn.executemany(_INSERT_BLOB, [(b.sha256, b.size, b.codec, b.base, b.data) for b in unique.values()])
+            number = written = (latest or 0) + 1
+            html, text = blobs
+            doc = new.document
+            conn.execute(_INSERT_VERSION, _bound({
+                "article_id": article_id, "number": number, "created_at": new.created_at,
+                "title": doc.title, "byline": doc.byline, "published": doc.published,
+                "modified": doc.modified, "final_url": check.final_url or doc.url,
+                "fingerprint": new.fingerprint, "text_blob": text.sha256, "html_blob": html.sha256,
+                "size": len(doc.text)}))
+            changes["latest_version"] = number
+            changes["fingerprint"] = new.fingerprint
+
+    # The SET clause is the keys of `changes` (minus the WHERE's "article"): untouched columns stay.
+    assignments = ", ".join(f"{key} = :{key}" for key in changes if key != "article")
+    conn.execute(f"UPDATE articles SET {assignments} WHERE id = :article", _bound(changes))
+    conn.execute(_INSERT_CHECK, _bound(check_row(article_id, check, written)))
+    return number
+
+
+def _article_ids(conn: sqlite3.Connection, urls: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(urls), IN_CHUNK):
+        chunk = urls[start:start + IN_CHUNK]
+        found.update(conn.execute(f"SELECT url, id FROM articles WHERE url IN ({', '.join('?' * len(chunk))})",
+                                  chunk).fetchall())
+    return found
+
+
+def _source_id(conn: sqlite3.Connection, name: str, sources: dict[str, int]) -> int:
+    """The source's id, its row made if new; ``sources`` keeps the ids known in this transaction."""
+    if name not in sources:
+        conn.execute("INSERT INTO sources (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+        sources[name] = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()[0]
+    return sources[name]
+
+
+def _write_plain(conn: sqlite3.Connection, rows: Sequence[tuple[int, RecordItem]], sources: dict[str, int]) -> None:
+    """Checks without a version or lines, of articles that exist: one statement per shape of update."""
+    if not rows:
+        return
+    shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for article_id, item in rows:
+        changes = _bound(article_changes(item, article_id, sources[item.source]))
+        failed = item.check.outcome == "error"
+        shapes.setdefault((failed, tuple(sorted(changes))), []).append(changes)
+    for (failed, keys), group in shapes.items():
+        # Consecutive failed checks, for the scheduler's backoff, counted up in SQL; others reset it.
+        assignments = [f"{key} = :{key}" for key in keys if key != "article"]
+        assignments.append("failures = failures + 1" if failed else "failures = 0")
+        conn.executemany(f"UPDATE articles SET {', '.join(assignments)} WHERE id = :article", group)
+    conn.executemany(_INSERT_CHECK, [_bound(check_row(article_id, item.check, None)) for article_id, item in rows])
+
+
+def _readable_base(conn: sqlite3.Connection, key: str) -> Base | None:
+    try:
+        return _base(conn, key)
+    except StoreError:
+        return None
 
 
 def _bound(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ are all committed or none is, so a process killed at any moment leaves only comp
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, func, insert, select, update
@@ -19,8 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import NotFound, StoreError
 from monitor.models import Validators, Version, VersionSummary
-from monitor.store.blobs import Base, Blob, get_base, get_blob, put_blobs
+from monitor.store.blobs import Base, Blob, get_base, get_blob, put_blobs, version_blobs
 from monitor.store.lines import articles_with_versions, learn_boilerplate, record_lines
+from monitor.store.plain_sqlite import write_checks
 from monitor.store.records import (
     IN_CHUNK,
     ArticleState,
@@ -36,15 +37,6 @@ from monitor.store.schema import articles, checks, insert_ignore, sources, versi
 _AnyRow = Row[*tuple[Any, ...]]
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A RecordItem validated, with its blobs compressed before the transaction opens."""
-
-    item: RecordItem
-    html: Blob | None
-    text: Blob | None
-
-
 class SqlStore:
     """Articles, their versions and checks in one database, through SQLAlchemy. ``close()`` when done."""
 
@@ -54,6 +46,11 @@ class SqlStore:
         # Source name -> id, of committed rows only (sources are never deleted): a cycle of many small
         # writes need not insert-or-select its sources in every transaction.
         self._source_ids: dict[str, int] = {}
+        # On SQLite, checks are written in plain SQL on the write transaction's own connection
+        # (plain_sqlite.write_checks): SQLAlchemy's statements cost about ten times what SQLite takes to run
+        # them. The transaction is still the engine's, with its hooks (the viewer's read-only one, for one).
+        # The statements below stay for PostgreSQL; tests turn this off to hold the two to the same rows.
+        self._plain_sql_writes = engine.dialect.name == "sqlite"
 
     @property
     def engine(self) -> Engine:
@@ -67,34 +64,43 @@ class SqlStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
+    def record_many(self, items: Sequence[RecordItem],
+                    bases: dict[str, tuple[Base | None, Base | None]] | None = None) -> list[int | None]:
         """``Store.record_many``: each item (validated by the caller), all in one transaction.
 
         Plain checks (``records.is_plain``) of existing articles are written with one UPDATE and one
-        INSERT for all of them; the rest one by one."""
+        INSERT for all of them; the rest one by one. ``bases``: what ``_bases`` reads, if read already (by
+        the plain-SQLite reads, monitor/store/plain_sqlite.py)."""
         if not items:
             return []
-        bases = self._bases([item.url for item in items if item.new_version is not None])
-        prepared = [_prepare(item, bases.get(item.url)) for item in items]
+        if bases is None:
+            bases = self._bases([item.url for item in items if item.new_version is not None])
+        # Compressed before the transaction opens, to keep it short; by item index.
+        blobs = {i: version_blobs(item.new_version, bases.get(item.url))
+                 for i, item in enumerate(items) if item.new_version is not None}
         source_ids = dict(self._source_ids)       # ids this transaction adds are kept once it commits
-        numbers: list[int | None] = [None] * len(prepared)
+        numbers: list[int | None] = [None] * len(items)
         with self._transaction("record checks", write=True) as conn:
-            plain = [i for i, p in enumerate(prepared) if is_plain(p.item)]
-            known = _article_ids(conn, [prepared[i].item.url for i in plain])
-            bulk = [i for i in plain if prepared[i].item.url in known]
-            _write_plain(conn, [(known[prepared[i].item.url], prepared[i].item) for i in bulk],
-                         {name: _cached_source_id(conn, name, source_ids) for name in
-                          {prepared[i].item.source for i in bulk}})
-            in_bulk = set(bulk)
-            for i, p in enumerate(prepared):
-                if i not in in_bulk:
-                    numbers[i] = self._write(conn, p, source_ids)
+            if self._plain_sql_writes:
+                numbers = write_checks(_sqlite3_connection(conn), items, blobs, source_ids)
+            else:
+                plain = [i for i, item in enumerate(items) if is_plain(item)]
+                known = _article_ids(conn, [items[i].url for i in plain])
+                bulk = [i for i in plain if items[i].url in known]
+                _write_plain(conn, [(known[items[i].url], items[i]) for i in bulk],
+                             {name: _cached_source_id(conn, name, source_ids) for name in
+                              {items[i].source for i in bulk}})
+                in_bulk = set(bulk)
+                for i, item in enumerate(items):
+                    if i not in in_bulk:
+                        numbers[i] = self._write(conn, item, blobs.get(i), source_ids)
         self._source_ids = source_ids
         return numbers
 
-    def _write(self, conn: Connection, prepared: _Prepared, source_ids: dict[str, int]) -> int | None:
+    def _write(self, conn: Connection, item: RecordItem, blobs: tuple[Blob, Blob] | None,
+               source_ids: dict[str, int]) -> int | None:
         # Statements are prebuilt and take parameters: building one per call cost more than running it.
-        item, check = prepared.item, prepared.item.check
+        check = item.check
         source_id = _cached_source_id(conn, item.source, source_ids)
         article = _lock_article(conn, item.url, source_id, check)
         record_lines(conn, source_id, article.id, item.line_keys)
@@ -106,19 +112,20 @@ class SqlStore:
         number: int | None = None
         written: int | None = None
         new = item.new_version
-        if new is not None and prepared.html is not None and prepared.text is not None:
+        if new is not None and blobs is not None:
             if article.latest_version is not None and article.fingerprint == new.fingerprint:
                 number = article.latest_version  # the caller's dedup missed it (a retry): no duplicate
             else:
-                put_blobs(conn, [prepared.html, prepared.text])
+                html, text = blobs
+                put_blobs(conn, [html, text])
                 number = written = (article.latest_version or 0) + 1
                 doc = new.document
                 conn.execute(_INSERT_VERSION, {
                     "article_id": article.id, "number": number, "created_at": new.created_at,
                     "title": doc.title, "byline": doc.byline, "published": doc.published,
                     "modified": doc.modified, "final_url": check.final_url or doc.url,
-                    "fingerprint": new.fingerprint, "text_blob": prepared.text.sha256,
-                    "html_blob": prepared.html.sha256, "size": len(doc.text)})
+                    "fingerprint": new.fingerprint, "text_blob": text.sha256,
+                    "html_blob": html.sha256, "size": len(doc.text)})
                 changes["latest_version"] = number
                 changes["fingerprint"] = new.fingerprint
 
@@ -139,8 +146,7 @@ class SqlStore:
         with self._transaction("read the latest versions' blobs") as conn:
             wanted = list(dict.fromkeys(urls))
             for start in range(0, len(wanted), IN_CHUNK):
-                for url, text_key, html_key in conn.execute(_LATEST_BLOBS.where(
-                        articles.c.url.in_(wanted[start:start + IN_CHUNK]))):
+                for url, text_key, html_key in conn.execute(_LATEST_BLOBS, {"urls": wanted[start:start + IN_CHUNK]}):
                     found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
         return found
 
@@ -183,17 +189,13 @@ class SqlStore:
     def latest_version(self, url: str) -> Version | None:
         """The newest version of an article, or None if it has none (or is unknown)."""
         with self._transaction(f"read the latest version of {url}") as conn:
-            row = conn.execute(_VERSION_QUERY.where(articles.c.url == url)
-                               .order_by(versions.c.number.desc()).limit(1)).first()
+            row = conn.execute(_LATEST_VERSION, {"url": url}).first()
             return None if row is None else _version(conn, url, row)
 
     def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
         """The newest version of an article with this fingerprint (to recognise a revert), or None."""
         with self._transaction(f"look up a version of {url}") as conn:
-            return conn.execute(
-                select(versions.c.number).join(articles, versions.c.article_id == articles.c.id)
-                .where(and_(articles.c.url == url, versions.c.fingerprint == fingerprint))
-                .order_by(versions.c.number.desc()).limit(1)).scalar()
+            return conn.execute(_VERSION_WITH_FINGERPRINT, {"url": url, "fingerprint": fingerprint}).scalar()
 
     def version(self, url: str, number: int) -> Version:
         """Version ``number`` of an article; NotFound says which versions exist."""
@@ -248,18 +250,16 @@ class SqlStore:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
                     yield conn
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:     # sqlite3's own: from write_checks
             reason = getattr(exc, "orig", None) or exc
             raise StoreError(f"cannot {action}: {reason}") from exc
 
 
-def _prepare(item: RecordItem, bases: tuple[Base | None, Base | None] | None) -> _Prepared:
-    """Compress outside the transaction to keep it short: against the latest version's blobs if any."""
-    new = item.new_version
-    if new is None:
-        return _Prepared(item, None, None)
-    text_base, html_base = bases or (None, None)
-    return _Prepared(item, Blob.of(new.html, html_base), Blob.of(new.document.text.encode("utf-8"), text_base))
+def _sqlite3_connection(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one (of the pysqlite driver, the one newsmon uses)."""
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    return dbapi
 
 
 def _readable_base(conn: Connection, key: str) -> Base | None:
@@ -271,9 +271,12 @@ def _readable_base(conn: Connection, key: str) -> Base | None:
         return None
 
 
+# The statements of the calls made for every changed article are built once, with parameters: building
+# one (and SQLAlchemy's cache key of it) cost more than running it, about 0.15 ms a statement on SQLite.
 _LATEST_BLOBS = (select(articles.c.url, versions.c.text_blob, versions.c.html_blob)
                  .join(versions, and_(versions.c.article_id == articles.c.id,
-                                      versions.c.number == articles.c.latest_version)))
+                                      versions.c.number == articles.c.latest_version))
+                 .where(articles.c.url.in_(bindparam("urls", expanding=True))))
 
 
 _SOURCE_ID = select(sources.c.id).where(sources.c.name == bindparam("name"))
@@ -353,6 +356,13 @@ _VERSION_QUERY = select(
     versions.c.modified, versions.c.final_url, versions.c.fingerprint, versions.c.text_blob,
     versions.c.html_blob,
 ).join(articles, versions.c.article_id == articles.c.id)
+
+
+_LATEST_VERSION = _VERSION_QUERY.where(articles.c.url == bindparam("url")).order_by(versions.c.number.desc()).limit(1)
+_VERSION_WITH_FINGERPRINT = (
+    select(versions.c.number).join(articles, versions.c.article_id == articles.c.id)
+    .where(and_(articles.c.url == bindparam("url"), versions.c.fingerprint == bindparam("fingerprint")))
+    .order_by(versions.c.number.desc()).limit(1))
 
 
 def _version(conn: Connection, url: str, row: _AnyRow) -> Version:

@@ -1,9 +1,10 @@
 """The store: what a check writes (checks, versions, blobs) and what readers ask for (versions, history).
 
 ``Store`` is what the rest of newsmon uses. Its work is done by ``SqlStore`` (monitor/store/sql_store.py,
-SQLAlchemy, either dialect), opened on first need; on a SQLite file at the current revision the two calls
-of an unchanged article (its state, then its check) go through plain ``sqlite3`` instead
-(monitor/store/plain_sqlite.py), so a cycle of unchanged articles never imports SQLAlchemy.
+SQLAlchemy, either dialect), opened on first need; on a SQLite file at the current revision the calls of
+an unchanged article (its state, then its check) and the reads of a changed one (its previous version, a
+version with its fingerprint) go through plain ``sqlite3`` instead (monitor/store/plain_sqlite.py), so a
+cycle of unchanged articles never imports SQLAlchemy and a changed article costs the store far less CPU.
 
 Every ``record`` is one transaction: the check row, the article's new state, the version and its blobs
 are all committed or none is, so a process killed at any moment leaves only complete versions.
@@ -59,6 +60,12 @@ class Store:
             self._sql_store = SqlStore(open_engine(self._url))
         return self._sql_store
 
+    @property
+    def _open_plain(self) -> PlainSqlite | None:
+        """The plain-SQLite connection, if there is one and the store is open (a closed store's calls go to
+        ``_sql``, which refuses them)."""
+        return None if self._closed else self._plain
+
     def __enter__(self) -> Store:
         return self
 
@@ -99,10 +106,15 @@ class Store:
             validate(item)
         if not items:
             return []
-        plain = None if self._closed or not all(is_plain(item) for item in items) else self._plain
-        if plain is not None and plain.record_plain(items):
+        plain = self._open_plain
+        if plain is not None and all(is_plain(item) for item in items) and plain.record_plain(items):
             return [None] * len(items)
-        return self._sql.record_many(items)
+        # Anything else (a version, lines, a new article) is written through the engine, whose transactions
+        # carry its hooks (the viewer's read-only transactions, monitor/serve.py); on SQLite still in plain
+        # SQL (SqlStore). The blobs the versions are compressed against are read in plain SQLite if it is open.
+        with_versions = [item.url for item in items if item.new_version is not None]
+        bases = plain.bases(with_versions) if plain is not None and with_versions else None
+        return self._sql.record_many(items, bases)
 
     def boilerplate(self, source: str, *, min_articles: int = 3, min_percent: int = 20) -> frozenset[str]:
         """The line keys learned as boilerplate of ``source``.
@@ -123,9 +135,8 @@ class Store:
     def states(self, urls: Iterable[str]) -> dict[str, ArticleState]:
         """The state of each known URL; unknown URLs are absent from the result."""
         wanted = list(dict.fromkeys(urls))
-        if self._plain is not None and not self._closed:
-            return self._plain.states(wanted)
-        return self._sql.states(wanted)
+        plain = self._open_plain
+        return plain.states(wanted) if plain is not None else self._sql.states(wanted)
 
     def articles(self, source: str | None = None) -> list[ArticleState]:
         """Every article (of one source if given), ordered by URL."""
@@ -133,11 +144,14 @@ class Store:
 
     def latest_version(self, url: str) -> Version | None:
         """The newest version of an article, or None if it has none (or is unknown)."""
-        return self._sql.latest_version(url)
+        plain = self._open_plain
+        return plain.latest_version(url) if plain is not None else self._sql.latest_version(url)
 
     def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
         """The newest version of an article with this fingerprint (to recognise a revert), or None."""
-        return self._sql.version_with_fingerprint(url, fingerprint)
+        plain = self._open_plain
+        return (plain.version_with_fingerprint(url, fingerprint) if plain is not None
+                else self._sql.version_with_fingerprint(url, fingerprint))
 
     def version(self, url: str, number: int) -> Version:
         """Version ``number`` of an article; NotFound says which versions exist."""
