@@ -74,10 +74,13 @@ class _Writer:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.written = 0
+        self._folders: set[Path] = set()    # made during this build: a few folders, hundreds of files
 
     def __call__(self, relative: str, text: str) -> Path:
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         if write_if_changed(path, text):
             self.written += 1
         return path
