@@ -97,20 +97,20 @@ def _source_links(root: str, changes: Sequence[Change], current: str | None) -> 
 
 
 class ChangeItems:
-    """Each change's list entry, rendered once per link depth and shared by every list page showing it:
-    index.html, the significance pages and a source page would otherwise render it up to five times."""
+    """Each change's list entry, rendered once and shared by every list page showing it: index.html, the
+    significance pages and its source page would otherwise render it up to five times. The entry holds no
+    link to another page, so one rendering serves the pages at the root and those in sources/ alike (the
+    page draws the headline and its link itself). Changes are told apart by identity: the object must
+    outlive the changes it was given (one build)."""
 
     def __init__(self) -> None:
-        self._done: dict[tuple[int, str], Markup] = {}
+        self._done: dict[int, Markup] = {}
 
-    def for_root(self, root: str) -> Callable[[Change], Markup]:
-        def item(change: Change) -> Markup:
-            key = (id(change), root)
-            if key not in self._done:
-                # Safe: rendered by an autoescaping template; every article string in it is escaped.
-                self._done[key] = Markup(render("change_item.html.j2", change=change, root=root).rstrip("\n"))
-            return self._done[key]
-        return item
+    def item(self, change: Change) -> Markup:
+        if id(change) not in self._done:
+            # Safe: rendered by an autoescaping template; every article string in it is escaped.
+            self._done[id(change)] = Markup(render("change_item.html.j2", change=change).rstrip("\n"))
+        return self._done[id(change)]
 
 
 def _list_page(write: PageWriter, relative: str, *, heading: str, changes: Sequence[Change],
@@ -119,7 +119,7 @@ def _list_page(write: PageWriter, relative: str, *, heading: str, changes: Seque
     """One page of the change list; ``feeds`` is the path stem of its Atom/JSON (relative to the page)."""
     return write(relative, render(
         "changes.html.j2", heading=heading, changes=changes, root=root,
-        item=(items or ChangeItems()).for_root(root),
+        item=(items or ChangeItems()).item,
         significance_links=_significance_links(root, significance_file),
         source_links=_source_links(root, all_changes, source),
         atom_href=f"{feeds}.atom", json_href=f"{feeds}.json",
