@@ -31,7 +31,7 @@ from ..models import SIGNIFICANCE_ORDER, Diff
 from ..store import Store
 from ..store.reporting import ArticleStamp, article_histories, boilerplate_keys, changed_article_stamps
 from .charts import chart, figure_series
-from .feeds import changes_atom, changes_json
+from .feeds import FeedItems, changes_atom, changes_json
 from .files import write_if_changed
 from .markdown import render_changes_markdown
 from .render import render
@@ -152,15 +152,15 @@ def _list_pages(write: PageWriter, changes: Sequence[Change], *, since: datetime
     """index.html and its filters, the global and per-source feeds and lists, for ``changes`` in report order."""
     # stories_href: the static site has stories.html (write_story_pages); `newsmon serve` shows no link.
     context: dict[str, Any] = {"generated_at": generated_at, "since": since, "stories_href": "stories.html"}
-    items = ChangeItems()
+    items, feed_items = ChangeItems(), FeedItems()
     for label, file, lowest in SIGNIFICANCE_PAGES:
         shown = [c for c in changes if SIGNIFICANCE_ORDER[c.significance] >= SIGNIFICANCE_ORDER[lowest]]
         heading = "Changes" if lowest == "none" else f"Changes: significance {label}"
         _list_page(write, file, heading=heading, changes=shown, all_changes=changes, root="",
                    significance_file=file, source=None, feeds="changes", context=context, items=items)
-    write("changes.json", changes_json(changes))
+    write("changes.json", changes_json(changes, feed_items))
     write("changes.atom", changes_atom(changes, title="newsmon: changes", feed_id=FEED_ID,
-                                       generated_at=generated_at))
+                                       generated_at=generated_at, items=feed_items))
     write("changes.md", render_changes_markdown([c.to_event() for c in changes], "newsmon: changes",
                                                 generated_at))
 
@@ -169,9 +169,9 @@ def _list_pages(write: PageWriter, changes: Sequence[Change], *, since: datetime
         own = [c for c in changes if c.source == name]
         _list_page(write, f"sources/{slug}.html", heading=f"Changes: {name}", changes=own, all_changes=changes,
                    root="../", significance_file=None, source=name, feeds=slug, context=context, items=items)
-        write(f"sources/{slug}.json", changes_json(own))
-        write(f"sources/{slug}.atom", changes_atom(own, title=f"newsmon: {name}",
-                                                   feed_id=f"{FEED_ID}:source:{slug}", generated_at=generated_at))
+        write(f"sources/{slug}.json", changes_json(own, feed_items))
+        write(f"sources/{slug}.atom", changes_atom(own, title=f"newsmon: {name}", feed_id=f"{FEED_ID}:source:{slug}",
+                                                   generated_at=generated_at, items=feed_items))
 
 
 def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime,
