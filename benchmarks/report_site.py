@@ -18,10 +18,10 @@ the check had already imported. ``--baseline REF`` runs the same refresh with th
 (``git archive``), alternating with this tree's, and prints both medians and their ratio.
 
 ``--split`` times the refresh as a run split over the cores does it (monitor.check_processes): each share
-of the hosts is a child process that draws the pages of its changed articles (``draw_article_pages``,
-import included, shown per article), then the run's ``build_site`` finds them current and draws the lists
-and feeds (shown apart; its import untimed, as the check imports the site's modules ahead at its first
-change). ``--shares`` is how many checking processes (2, as on a 2-core machine).
+of the hosts is a child process that imports the site's modules and draws the pages of its changed
+articles (``draw_article_pages``; both timed, shown apart), then the run's ``build_site`` finds them
+current and draws the lists and feeds (shown apart; its import untimed, as the check imports the site's
+modules ahead at its first change). ``--shares`` is how many checking processes (2, as on 2 cores).
 
 Usage: python benchmarks/report_site.py [--articles 300] [--versions 4]
        python benchmarks/report_site.py --after-check [--baseline 68c87f6] [--repeat 5] [--split]
@@ -33,6 +33,7 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import statistics
 import subprocess
@@ -47,10 +48,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.demo.site import parse_article_text  # noqa: E402
+from monitor.diff import diff_documents  # noqa: E402
 from monitor.models import Document  # noqa: E402
 from monitor.normalise import fingerprint  # noqa: E402
 from monitor.report.site import SiteReport, build_site  # noqa: E402
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store  # noqa: E402
+from monitor.store.reporting import article_history  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -82,26 +85,24 @@ print(json.dumps({"cpu": cpu, "changes": report.changes, "written": report.writt
 """
 
 # What one checking process of a split run does after its share (cli._draw_changed_pages), in a fresh
-# process: argv is the database URL, the site folder and the share's changed URLs (JSON).
+# process: argv is the database URL, the site folder, the share's changed URLs (JSON) and a pickle of the
+# diffs the check computed. Only what a checking process had imported is imported before the clock
+# starts: with a plain SQLite store that is not SQLAlchemy, which the site's store reads import.
 DRAW = """
-import json, sys, time
+import json, pickle, sys, time
 from pathlib import Path
-import monitor.check  # what the checking process had imported
-from monitor.diff import diff_documents
+import monitor.check, monitor.cli  # what the checking process had imported
 from monitor.store import open_store
-from monitor.store.reporting import article_history
 
 urls = json.loads(sys.argv[3])
+diffs = {key: diff for key, diff in pickle.loads(Path(sys.argv[4]).read_bytes()).items() if key[0] in urls}
 with open_store(sys.argv[1]) as store:
-    diffs = {}
-    for url in urls:
-        old, new = article_history(store, url).versions[-2:]
-        diffs[(url, old.number, new.number)] = diff_documents(old.document, new.document)
     started = time.process_time()
     from monitor.report.site import draw_article_pages
+    imported = time.process_time()
     drawn = draw_article_pages(store, Path(sys.argv[2]), urls, diffs=diffs)
-    cpu = time.process_time() - started
-print(json.dumps({"cpu": cpu, "drawn": drawn}))
+    done = time.process_time()
+print(json.dumps({"import": imported - started, "draw": done - imported, "drawn": drawn}))
 """
 
 
@@ -151,14 +152,14 @@ def refresh_in_child(tree: Path, database: str, out: Path, generated_at: datetim
     return result
 
 
-def draw_in_child(tree: Path, database: str, out: Path, urls: list[str]) -> float:
-    """``DRAW`` run with the code of ``tree``; its CPU seconds."""
+def draw_in_child(tree: Path, database: str, out: Path, urls: list[str], diffs: Path) -> tuple[float, float]:
+    """``DRAW`` run with the code of ``tree``: CPU seconds of importing the site's modules and of drawing."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-c", DRAW, database, str(out), json.dumps(urls)],
+    done = subprocess.run([sys.executable, "-c", DRAW, database, str(out), json.dumps(urls), str(diffs)],
                           cwd=tree, env=env, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
     assert result["drawn"] == len(urls), result
-    return float(result["cpu"])
+    return float(result["import"]), float(result["draw"])
 
 
 def after_check(args: argparse.Namespace) -> None:
@@ -199,9 +200,18 @@ def after_check(args: argparse.Namespace) -> None:
         changed = site.new_round(0.1)
         with open_store(database) as store:
             store.record_many(stored(changed, 2, start + timedelta(hours=1)))
-        # A split run deals the hosts out to the checking processes; each draws the articles it changed.
+        # A split run deals the hosts out to the checking processes; each draws the articles it changed,
+        # with the diffs the check computed.
         shares = [[url_of(n, 20, 8800) for n in changed if n % 20 % args.shares == share]
                   for share in range(args.shares)]
+        with open_store(database) as store:
+            diffs = {}
+            for url in sum(shares, []):
+                history = article_history(store, url)
+                assert history is not None
+                old, new = history.versions[-2:]
+                diffs[(url, old.number, new.number)] = diff_documents(old.document, new.document)
+        (work / "diffs.pickle").write_bytes(pickle.dumps(diffs))
         if args.split:
             print(f"{args.articles} articles, {len(changed)} changed (one figure each); refresh after a check "
                   f"split over {args.shares} processes, CPU, {args.repeat} runs each:")
@@ -210,19 +220,23 @@ def after_check(args: argparse.Namespace) -> None:
                   f"CPU seconds of import + build_site, {args.repeat} runs each:")
         cpu: dict[str, list[float]] = {name: [] for name in trees}
         draw: dict[str, list[float]] = {name: [] for name in trees}     # --split: ms per article drawn
+        imports: dict[str, list[float]] = {name: [] for name in trees}  # --split: ms per checking process
         for _ in range(args.repeat):
             for name, tree in trees.items():      # alternated, so both see the same load on the machine
                 out = work / "run"
                 shutil.rmtree(out, ignore_errors=True)
                 shutil.copytree(work / f"site-{name}", out)
                 if args.split:
-                    drawn = sum(draw_in_child(tree, database, out, urls) for urls in shares)
-                    draw[name].append(drawn * 1000 / len(changed))
+                    times = [draw_in_child(tree, database, out, urls, work / "diffs.pickle") for urls in shares]
+                    imports[name].append(sum(t[0] for t in times) * 1000 / len(shares))
+                    draw[name].append(sum(t[1] for t in times) * 1000 / len(changed))
                 result = refresh_in_child(tree, database, out, start + timedelta(hours=1), imported=args.split)
                 cpu[name].append(result["cpu"])
         if args.split:
-            print("  draw_article_pages in the checking processes (import included), ms of CPU per article:")
+            print("  draw_article_pages in the checking processes, ms of CPU per article drawn:")
             summarise(draw, args.baseline, "ms")
+            print("  before it, importing monitor.report.site in each checking process, ms of CPU:")
+            summarise(imports, args.baseline, "ms")
             print("  then build_site (the lists, feeds and cache reads; imported ahead as a check does), s of CPU:")
         summarise(cpu, args.baseline, "s")
         print(f"  ({int(result['changes'])} changes listed, {int(result['written'])} files written by build_site)")
@@ -236,7 +250,10 @@ def summarise(runs: dict[str, list[float]], baseline: str | None, unit: str) -> 
               f"(runs: {', '.join(f'{v:.3f}' for v in values)})")
     if baseline:
         ratio = statistics.median(runs[baseline]) / statistics.median(runs["this tree"])
-        print(f"    {baseline} / this tree: {ratio:.2f}x")
+        # Each baseline run with the run of this tree just before it: the machine's speed (and its file
+        # system's, as the runs create and delete thousands of files) drifts within one invocation.
+        paired = statistics.median(b / t for b, t in zip(runs[baseline], runs["this tree"], strict=True))
+        print(f"    {baseline} / this tree: {ratio:.2f}x (median of the paired ratios: {paired:.2f}x)")
 
 
 def main() -> None:
