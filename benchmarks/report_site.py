@@ -176,6 +176,10 @@ def after_check(args: argparse.Namespace) -> None:
             archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "monitor"],
                                      capture_output=True, check=True).stdout
             subprocess.run(["tar", "-x", "-C", str(trees[args.baseline])], input=archive, check=True)
+        # Both trees compiled to bytecode, as an installed newsmon is: a tree without it (the baseline from
+        # git archive, with PYTHONDONTWRITEBYTECODE set) compiles its modules again in every child process.
+        for tree in trees.values():
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "monitor")], check=True)
         site = Site(args.articles, hosts=20, seed=1, latency=0)
         database = f"sqlite:///{work / 'newsmon.db'}"
         start = datetime(2026, 11, 1, 6, tzinfo=UTC)
