@@ -81,6 +81,17 @@ def test_a_leftover_temporary_of_the_same_name_is_left_alone(tmp_path: Path,
     assert leftovers(tmp_path) == [stale.name]
 
 
+def test_a_link_at_the_temporary_name_is_never_written_through(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "_serial", itertools.count())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched", encoding="utf-8")
+    (tmp_path / f".page.html.{os.getpid()}-0.tmp").symlink_to(victim)
+    write_atomically(tmp_path / "page.html", "page")
+    assert (tmp_path / "page.html").read_text(encoding="utf-8") == "page"
+    assert victim.read_text(encoding="utf-8") == "untouched"
+
+
 def test_an_unchanged_file_is_not_written_again(tmp_path: Path) -> None:
     page = tmp_path / "page.html"
     assert write_if_changed(page, "same — text")

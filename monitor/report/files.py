@@ -16,7 +16,8 @@ from pathlib import Path
 __all__ = ["write_atomically", "write_if_changed"]
 
 # Temporary names: the process id and a counter, so no two writers (the processes of a run, the threads
-# of one) ever choose the same name; O_EXCL refuses the leftover of a killed process that had this id.
+# of one) ever choose the same name. O_EXCL refuses any file already there, such as the leftover of a
+# killed process that had this id, and never follows a symbolic link: the next name is tried instead.
 _serial = itertools.count()
 
 
