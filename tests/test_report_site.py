@@ -27,12 +27,13 @@ from monitor.demo.site import ArticleText, load_seed, render_article_page
 from monitor.models import Document
 from monitor.normalise import fingerprint
 from monitor.report.charts import chart, figure_series
-from monitor.report.files import umask
-from monitor.report.render import environment, http_url
-from monitor.report.site import build_site
-from monitor.report.timeline import article_key, build_timeline, source_slug
+from monitor.report.feeds import _entry_id, changes_atom, changes_json
+from monitor.report.json_report import safe_json, safe_json_list
+from monitor.report.render import environment, http_url, render
+from monitor.report.site import FEED_ID, build_site
+from monitor.report.timeline import article_key, build_timeline, sort_changes, source_slug
 from monitor.store import CheckRecord, NewVersion, Store, open_store
-from monitor.store.reporting import article_history
+from monitor.store.reporting import article_history, stored_articles
 
 PAYLOAD = ('<img src=x onerror="window.__pwned=1"> <script>window.__pwned=1</script> '
            '<a href="javascript:window.__pwned=1">click</a> {{ config }}')
@@ -90,23 +91,13 @@ def read(path: Path) -> str:
 # -- the pages -----------------------------------------------------------------------------------------
 
 def test_report_files_are_readable_by_a_web_server(checked: CheckedSite) -> None:
-    """Pages are written through a private temporary file; they end with the mode of any file the process
-    makes (0666 less the umask), not the temporary file's owner-only 0600."""
-    expected = 0o666 & ~umask()
+    """Pages end with the mode of any file the process makes (0666 less the umask), not owner-only."""
+    umask = os.umask(0o022)      # the umask can only be read by setting it
+    os.umask(umask)
+    expected = 0o666 & ~umask
     written = [p for p in checked.out.rglob("*") if p.is_file()]
     assert len(written) > 10
     assert {p.stat().st_mode & 0o777 for p in written} == {expected}
-
-
-def test_the_umask_is_read_without_changing_it() -> None:
-    previous = os.umask(0o027)
-    try:
-        umask.cache_clear()
-        assert umask() == 0o027
-        assert os.umask(0o027) == 0o027                  # still set: reading it changed nothing
-    finally:
-        os.umask(previous)
-        umask.cache_clear()
 
 
 def test_index_lists_the_figure_change_with_csp(checked: CheckedSite) -> None:
@@ -342,6 +333,43 @@ def test_take_down_and_return_come_from_the_checks(store: Store, tmp_path: Path)
         ("removed", "high", None), ("restored", "medium", None)]
     assert "Article taken down" in read(tmp_path / "out" / "index.html")
     assert not feedparser.parse(str(tmp_path / "out" / "changes.atom")).bozo
+
+
+def test_feeds_sharing_their_items_are_the_feeds_made_alone(store: Store, tmp_path: Path) -> None:
+    """A change's Atom content and JSON item are made once per build for the site's feeds and its source's:
+    each feed must read as if made on its own."""
+    for n, (source, url) in enumerate((("wire", "https://e.com/a"), ("wire", "https://e.com/b"),
+                                       ("local <b>&</b>", "https://e.com/c?x=<1>&y=2"))):
+        record(store, url, source, f"Storm {n} <i>&amp;</i>", "At least 10 died.", T0, outcome="new")
+        record(store, url, source, f"Storm {n} <i>&amp;</i>", f"At least {12 + n} died & <b>more</b>.",
+               T0 + timedelta(hours=1 + n))
+    store.record("https://e.com/a", "wire", CheckRecord(T0 + timedelta(hours=5), "removed", 404), gone=True)
+    now = T0 + timedelta(hours=6)
+    build_site(store, tmp_path / "out", since=None, generated_at=now)
+    changes = sort_changes(c for url, source in stored_articles(store)
+                           for c in build_timeline(article_history(store, url)).changes)  # type: ignore[arg-type]
+    assert len(changes) == 4
+    assert read(tmp_path / "out" / "changes.json") == changes_json(changes)
+    assert read(tmp_path / "out" / "changes.atom") == changes_atom(
+        changes, title="newsmon: changes", feed_id=FEED_ID, generated_at=now)
+    for name in ("wire", "local <b>&</b>"):
+        own = [c for c in changes if c.source == name]
+        slug = source_slug(name)
+        assert read(tmp_path / "out" / "sources" / f"{slug}.json") == changes_json(own)
+        assert read(tmp_path / "out" / "sources" / f"{slug}.atom") == changes_atom(
+            own, title=f"newsmon: {name}", feed_id=f"{FEED_ID}:source:{slug}", generated_at=now)
+    # Each item is its own change's, whichever feed made it first.
+    wire = [c for c in changes if c.source == "wire"]
+    for feed, own in (("changes", changes), (f"sources/{source_slug('wire')}", wire)):
+        items = json.loads(read(tmp_path / "out" / f"{feed}.json"))
+        assert items == json.loads(json.dumps([c.to_dict() for c in own]))
+        atom = "{http://www.w3.org/2005/Atom}"
+        entries = ElementTree.parse(tmp_path / "out" / f"{feed}.atom").getroot().iter(f"{atom}entry")
+        contents = {entry.findtext(f"{atom}id"): entry.findtext(f"{atom}content") for entry in entries}
+        assert contents == {_entry_id(c): render("entry.html.j2", change=c) for c in own}
+    values = [{"a": "<b>&</b>"}, {"b": [1, None]}]
+    assert safe_json_list([json.dumps(v, ensure_ascii=False) for v in values]) == safe_json(values)
+    assert safe_json_list([]) == safe_json([]) == "[]\n"
 
 
 def test_since_limits_the_window_and_order_is_by_significance(store: Store, tmp_path: Path) -> None:

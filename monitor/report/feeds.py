@@ -11,6 +11,7 @@ gets the markup of the diff and only text from the article.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,11 +19,11 @@ from datetime import datetime
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 from ..summary import describe_diff, describe_event
-from .json_report import safe_json
+from .json_report import safe_json_list
 from .render import http_url, render
 from .timeline import Change
 
-__all__ = ["MAX_FEED_ENTRIES", "changes_atom", "changes_json"]
+__all__ = ["MAX_FEED_ENTRIES", "FeedItems", "changes_atom", "changes_json"]
 
 # Feed readers poll the whole file; the newest changes are what they need.
 MAX_FEED_ENTRIES = 200
@@ -36,8 +37,31 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def changes_json(changes: Sequence[Change]) -> str:
-    return safe_json([change.to_dict() for change in changes])
+class FeedItems:
+    """Each change as the feeds carry it, made once and shared by the feeds that list it: the site's and its
+    source's. Rendering the entries' HTML and encoding the JSON items is most of what the feeds cost.
+    Changes are told apart by identity: the object must outlive the changes it was given (one build)."""
+
+    def __init__(self) -> None:
+        self._json: dict[int, str] = {}
+        self._content: dict[int, str] = {}
+
+    def json(self, change: Change) -> str:
+        """The change's item of changes.json, as JSON text."""
+        if id(change) not in self._json:
+            self._json[id(change)] = json.dumps(change.to_dict(), ensure_ascii=False)
+        return self._json[id(change)]
+
+    def content(self, change: Change) -> str:
+        """The HTML content of the change's Atom entry."""
+        if id(change) not in self._content:
+            self._content[id(change)] = _xml_text(render("entry.html.j2", change=change))
+        return self._content[id(change)]
+
+
+def changes_json(changes: Sequence[Change], items: FeedItems | None = None) -> str:
+    items = items or FeedItems()
+    return safe_json_list([items.json(change) for change in changes])
 
 
 def _entry_id(change: Change) -> str:
@@ -58,8 +82,10 @@ def _entry_title(change: Change) -> str:
     return f"{change.title} ({summary})"
 
 
-def changes_atom(changes: Sequence[Change], *, title: str, feed_id: str, generated_at: datetime) -> str:
+def changes_atom(changes: Sequence[Change], *, title: str, feed_id: str, generated_at: datetime,
+                 items: FeedItems | None = None) -> str:
     """An Atom feed of ``changes``, newest first (at most MAX_FEED_ENTRIES)."""
+    items = items or FeedItems()
     feed = FeedGenerator()
     feed.id(feed_id)
     feed.title(_xml_text(title))
@@ -76,5 +102,5 @@ def changes_atom(changes: Sequence[Change], *, title: str, feed_id: str, generat
         link = http_url(change.url)
         if link is not None:
             entry.link(href=link, rel="alternate")
-        entry.content(_xml_text(render("entry.html.j2", change=change)), type="html")
+        entry.content(items.content(change), type="html")
     return feed.atom_str(pretty=True).decode("utf-8")

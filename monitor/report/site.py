@@ -31,7 +31,7 @@ from ..models import SIGNIFICANCE_ORDER, Diff
 from ..store import Store
 from ..store.reporting import ArticleStamp, article_histories, boilerplate_keys, changed_article_stamps
 from .charts import chart, figure_series
-from .feeds import changes_atom, changes_json
+from .feeds import FeedItems, changes_atom, changes_json
 from .files import write_if_changed
 from .markdown import render_changes_markdown
 from .render import render
@@ -74,10 +74,13 @@ class _Writer:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.written = 0
+        self._folders: set[Path] = set()    # made during this build: a few folders, hundreds of files
 
     def __call__(self, relative: str, text: str) -> Path:
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         if write_if_changed(path, text):
             self.written += 1
         return path
@@ -94,20 +97,20 @@ def _source_links(root: str, changes: Sequence[Change], current: str | None) -> 
 
 
 class ChangeItems:
-    """Each change's list entry, rendered once per link depth and shared by every list page showing it:
-    index.html, the significance pages and a source page would otherwise render it up to five times."""
+    """Each change's list entry, rendered once and shared by every list page showing it: index.html, the
+    significance pages and its source page would otherwise render it up to five times. The entry holds no
+    link to another page, so one rendering serves the pages at the root and those in sources/ alike (the
+    page draws the headline and its link itself). Changes are told apart by identity: the object must
+    outlive the changes it was given (one build)."""
 
     def __init__(self) -> None:
-        self._done: dict[tuple[int, str], Markup] = {}
+        self._done: dict[int, Markup] = {}
 
-    def for_root(self, root: str) -> Callable[[Change], Markup]:
-        def item(change: Change) -> Markup:
-            key = (id(change), root)
-            if key not in self._done:
-                # Safe: rendered by an autoescaping template; every article string in it is escaped.
-                self._done[key] = Markup(render("change_item.html.j2", change=change, root=root).rstrip("\n"))
-            return self._done[key]
-        return item
+    def item(self, change: Change) -> Markup:
+        if id(change) not in self._done:
+            # Safe: rendered by an autoescaping template; every article string in it is escaped.
+            self._done[id(change)] = Markup(render("change_item.html.j2", change=change).rstrip("\n"))
+        return self._done[id(change)]
 
 
 def _list_page(write: PageWriter, relative: str, *, heading: str, changes: Sequence[Change],
@@ -116,7 +119,7 @@ def _list_page(write: PageWriter, relative: str, *, heading: str, changes: Seque
     """One page of the change list; ``feeds`` is the path stem of its Atom/JSON (relative to the page)."""
     return write(relative, render(
         "changes.html.j2", heading=heading, changes=changes, root=root,
-        item=(items or ChangeItems()).for_root(root),
+        item=(items or ChangeItems()).item,
         significance_links=_significance_links(root, significance_file),
         source_links=_source_links(root, all_changes, source),
         atom_href=f"{feeds}.atom", json_href=f"{feeds}.json",
@@ -149,15 +152,15 @@ def _list_pages(write: PageWriter, changes: Sequence[Change], *, since: datetime
     """index.html and its filters, the global and per-source feeds and lists, for ``changes`` in report order."""
     # stories_href: the static site has stories.html (write_story_pages); `newsmon serve` shows no link.
     context: dict[str, Any] = {"generated_at": generated_at, "since": since, "stories_href": "stories.html"}
-    items = ChangeItems()
+    items, feed_items = ChangeItems(), FeedItems()
     for label, file, lowest in SIGNIFICANCE_PAGES:
         shown = [c for c in changes if SIGNIFICANCE_ORDER[c.significance] >= SIGNIFICANCE_ORDER[lowest]]
         heading = "Changes" if lowest == "none" else f"Changes: significance {label}"
         _list_page(write, file, heading=heading, changes=shown, all_changes=changes, root="",
                    significance_file=file, source=None, feeds="changes", context=context, items=items)
-    write("changes.json", changes_json(changes))
+    write("changes.json", changes_json(changes, feed_items))
     write("changes.atom", changes_atom(changes, title="newsmon: changes", feed_id=FEED_ID,
-                                       generated_at=generated_at))
+                                       generated_at=generated_at, items=feed_items))
     write("changes.md", render_changes_markdown([c.to_event() for c in changes], "newsmon: changes",
                                                 generated_at))
 
@@ -166,9 +169,9 @@ def _list_pages(write: PageWriter, changes: Sequence[Change], *, since: datetime
         own = [c for c in changes if c.source == name]
         _list_page(write, f"sources/{slug}.html", heading=f"Changes: {name}", changes=own, all_changes=changes,
                    root="../", significance_file=None, source=name, feeds=slug, context=context, items=items)
-        write(f"sources/{slug}.json", changes_json(own))
-        write(f"sources/{slug}.atom", changes_atom(own, title=f"newsmon: {name}",
-                                                   feed_id=f"{FEED_ID}:source:{slug}", generated_at=generated_at))
+        write(f"sources/{slug}.json", changes_json(own, feed_items))
+        write(f"sources/{slug}.atom", changes_atom(own, title=f"newsmon: {name}", feed_id=f"{FEED_ID}:source:{slug}",
+                                                   generated_at=generated_at, items=feed_items))
 
 
 def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated_at: datetime,

@@ -79,6 +79,7 @@ class SiteCache:
     def __init__(self, out_dir: Path) -> None:
         self.dir = out_dir / CACHE_DIR
         self.build = build_signature()
+        self._made = False        # the folder, made at the first save rather than checked at every one
 
     def _path(self, url: str) -> Path:
         return self.dir / f"{article_key(url)}.json"
@@ -95,7 +96,9 @@ class SiteCache:
             return None
 
     def save(self, stamp: ArticleStamp, boilerplate: str, changes: Sequence[Change]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self._made:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._made = True
         record = {"build": self.build, "url": stamp.url, "stamp": _stamp(stamp), "boilerplate": boilerplate,
                   "changes": [c.to_dict() for c in changes]}
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
