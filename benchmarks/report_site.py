@@ -166,20 +166,11 @@ def after_check(args: argparse.Namespace) -> None:
     """The site's refresh in the changed cycle of check_cycles.py, this tree against ``--baseline``."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from news_site import Site, url_of
+    from trees import trees_to_compare
 
     work = Path(tempfile.mkdtemp(prefix="newsmon-report-check-"))
-    trees = {"this tree": ROOT}
     try:
-        if args.baseline:
-            trees[args.baseline] = work / "baseline"
-            trees[args.baseline].mkdir()
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "monitor"],
-                                     capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(trees[args.baseline])], input=archive, check=True)
-        # Both trees compiled to bytecode, as an installed newsmon is: a tree without it (the baseline from
-        # git archive, with PYTHONDONTWRITEBYTECODE set) compiles its modules again in every child process.
-        for tree in trees.values():
-            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "monitor")], check=True)
+        trees = trees_to_compare(work, args.baseline)
         site = Site(args.articles, hosts=20, seed=1, latency=0)
         database = f"sqlite:///{work / 'newsmon.db'}"
         start = datetime(2026, 11, 1, 6, tzinfo=UTC)

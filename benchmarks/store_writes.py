@@ -42,6 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from trees import trees_to_compare  # noqa: E402  (benchmarks/trees.py, beside this script)
+
 CALLS = ("latest_version", "version_with_fingerprint", "record_many")
 
 # One run, in a fresh process with a tree's code on PYTHONPATH: argv is the inputs (JSON), the store's URL
@@ -201,14 +203,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="newsmon-store-writes-"))
     stores = Stores(work, args.postgres)
-    trees = {"this tree": ROOT}
     try:
-        if args.baseline:
-            trees[args.baseline] = work / "baseline"
-            trees[args.baseline].mkdir()
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "monitor"],
-                                     capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(trees[args.baseline])], input=archive, check=True)
+        trees = trees_to_compare(work, args.baseline)
         inputs = work / "inputs.json"
         inputs.write_text(json.dumps(build_inputs(args.articles)), encoding="utf-8")
         backend = "PostgreSQL" if args.postgres else "SQLite"
