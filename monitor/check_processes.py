@@ -25,6 +25,7 @@ A child that dies (killed, out of memory) costs only its unreported articles: ea
 event, and is checked again by the next run. Where ``fork`` is unsafe or missing (not Linux, threads
 already running), or the run is small, the run stays in one process.
 """
+
 from __future__ import annotations
 
 import logging
