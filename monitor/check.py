@@ -31,7 +31,7 @@ from .config import ArticleTarget, Config
 from .errors import ExtractionError, FetchError, MonitorError
 from .extract_pool import Extractor
 from .fetch import Fetcher, FetchSettings
-from .hosts import run_per_host
+from .hosts import Handover, run_per_host
 from .models import CheckEvent, Diff, Document, EventName, FetchResult, Validators
 from .store import ArticleState, CheckRecord, NewVersion, RecordItem, Store
 
@@ -319,8 +319,10 @@ class ArticleChecker:
                 now, RunBoilerplate(learned, self.store.articles_with_versions(source)))
         return loaded[1]
 
-    def run(self, targets: Sequence[ArticleTarget]) -> Iterator[CheckEvent]:
-        """Check every target once, yielding one event per target as each completes."""
+    def run(self, targets: Sequence[ArticleTarget],
+            handover: Handover[ArticleTarget] | None = None) -> Iterator[CheckEvent]:
+        """Check every target once, yielding one event per target as each completes; but those given to
+        another process through ``handover`` (``run_per_host``), which are neither checked nor reported."""
         states = self.store.states(t.url for t in targets)
 
         def work(target: ArticleTarget) -> Fetched:
@@ -329,7 +331,7 @@ class ArticleChecker:
         try:
             for target, fetched, exc in run_per_host(
                 targets, lambda t: urlsplit(t.url).netloc.lower(), work,
-                concurrency=self.config.concurrency, delay=self.config.per_host_delay,
+                concurrency=self.config.concurrency, delay=self.config.per_host_delay, handover=handover,
             ):
                 yield self._checked(target, fetched, exc, states.get(target.url))
         finally:
@@ -351,11 +353,13 @@ class ArticleChecker:
 
 def check_articles(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
                    fetcher: PageFetcher | None = None, clock: Clock = utc_now,
-                   extract_workers: int | None = None) -> Iterator[CheckEvent]:
-    """Check ``targets`` once. Opens (and closes) a fetcher from the config unless one is given."""
+                   extract_workers: int | None = None,
+                   handover: Handover[ArticleTarget] | None = None) -> Iterator[CheckEvent]:
+    """Check ``targets`` once. Opens (and closes) a fetcher from the config unless one is given.
+    ``handover``: see ``ArticleChecker.run``."""
     with Fetcher(fetch_settings(config)) if fetcher is None else nullcontext(fetcher) as used:
         checker = ArticleChecker(config, store, used, clock=clock, extract_workers=extract_workers)
         try:
-            yield from checker.run(targets)
+            yield from checker.run(targets, handover)
         finally:
             checker.close()

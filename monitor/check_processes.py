@@ -40,10 +40,11 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
 from monitor.config import ArticleTarget, Config
+from monitor.hosts import Handover
 from monitor.models import CheckEvent
 
 if TYPE_CHECKING:
@@ -105,11 +106,86 @@ def _host(target: ArticleTarget) -> str:
 class _Child:
     pid: int
     targets: list[ArticleTarget]
+    control: int                    # the write end of the pipe its handover requests go to
     urls: set[str] = field(init=False)
     reported: set[str] = field(default_factory=set)
+    asked: bool = False             # a handover request it has not answered yet
+    may_give: bool = True           # False once it answered one with nothing, or ended
 
     def __post_init__(self) -> None:
         self.urls = {t.url for t in self.targets}
+
+    def ask(self, divisor: int) -> None:
+        """Ask for about 1/divisor of its waiting articles (``monitor.hosts.Handover``)."""
+        try:
+            os.write(self.control, bytes([min(divisor, 255)]))
+        except OSError:                 # it has ended: the end of its event pipe says so
+            self.may_give = False
+            return
+        self.asked = True
+
+    def give_up(self, urls: Sequence[str]) -> list[ArticleTarget]:
+        """The articles it handed over: no longer its own to report, nor to miss if it dies later."""
+        given = set(urls) & self.urls
+        self.urls -= given
+        return [t for t in self.targets if t.url in given]
+
+
+@dataclass(frozen=True)
+class _Handed:
+    """A child's answer to a handover request: the URLs of the articles it gives up (none: nothing left)."""
+
+    urls: tuple[str, ...]
+
+
+# What a child's pipe brings: one of its events, an answer to a handover request, or None when it closed.
+_Arrival = tuple[_Child, CheckEvent | _Handed | None]
+
+
+class _Children:
+    """The forked children of a split run, seen from the checking process: their events passed on as they
+    come, handover requests asked and answered, their ends noted."""
+
+    def __init__(self, children: list[_Child], arrived: queue.Queue[_Arrival]) -> None:
+        self.children = children
+        self.arrived = arrived
+        self.running = len(children)
+        self._handed: list[ArticleTarget] = []
+
+    def pass_on_waiting(self) -> Iterator[CheckEvent]:
+        """The children's events that came meanwhile, without waiting for more."""
+        while self.running and not self.arrived.empty():
+            yield from self._take(*self.arrived.get())
+
+    def pass_on_until_all_ended(self) -> Iterator[CheckEvent]:
+        while self.running:
+            yield from self._take(*self.arrived.get())
+
+    def take_over(self) -> Generator[CheckEvent, None, list[ArticleTarget]]:
+        """Ask each child that may still have articles waiting for its part of them, passing on their events
+        until each has answered or ended. Returns the articles handed over: none when nothing is left."""
+        asked = [child for child in self.children if child.may_give]
+        for child in asked:
+            child.ask(len(asked) + 1)
+        while any(child.asked for child in asked):
+            yield from self._take(*self.arrived.get())
+        handed, self._handed = self._handed, []
+        return handed
+
+    def _take(self, child: _Child, item: CheckEvent | _Handed | None) -> Iterator[CheckEvent]:
+        if item is None:                    # its pipe closed: it is done, or died
+            child.asked = child.may_give = False
+            self.running -= 1
+            yield from _unreported(child)
+        elif isinstance(item, _Handed):
+            child.asked = False
+            if item.urls:
+                self._handed += child.give_up(item.urls)
+            else:
+                child.may_give = False
+        else:
+            child.reported.add(item.url)
+            yield item
 
 
 def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTarget], *,
@@ -117,8 +193,8 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
                        after_share: AfterShare | None = None, processes: int | None = None) -> Iterator[CheckEvent]:
     """Check ``targets`` once over ``processes`` processes (``process_count`` when None), yielding events.
 
-    ``check(config, store, targets, fetcher=..., extract_workers=...)`` is the single-process check
-    (``monitor.check.check_articles``); ``store`` is this process's, used when the run stays in it;
+    ``check(config, store, targets, fetcher=..., extract_workers=..., handover=...)`` is the single-process
+    check (``monitor.check.check_articles``); ``store`` is this process's, used when the run stays in it;
     ``open_store()`` opens one in a child; ``fetcher(config)`` gives a context holding the PageFetcher to
     use (None: the check's own). A split run forks one child per share but the first, a lighter one
     (``PARENT_SHARE``), which this process checks itself while passing on the children's events as they
@@ -126,6 +202,13 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
     ``after_share(store, its events)`` once its share is checked: work on its own articles that would
     otherwise wait for the end of the run in one process (drawing their report pages). A failure there is
     logged, never an error of the run.
+
+    Which articles changed, and so cost an extraction, is unknown when the hosts are dealt out: one share
+    often has half as many again as the other, and its process ends long after. So once this process has
+    checked its share, it takes over part of what the children still have waiting (whole hosts with
+    nothing in flight, ``monitor.hosts.Handover``), again and again until they have nothing left to give.
+    Only in runs without ``per_host_delay`` and with the check's own fetcher: a host taken over is asked
+    at once, and a polite fetcher's robots.txt and crawl delays are its own process's.
     """
     make_fetcher = fetcher or (lambda _config: nullcontext(None))
     count = process_count(targets, config.concurrency) if processes is None else processes
@@ -135,47 +218,40 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
         return
     own, *others = split_by_host(targets, count, first_share=PARENT_SHARE)
     share_config = replace(config, concurrency=max(1, config.concurrency // count))
-    arrived: queue.Queue[CheckEvent | _Child] = queue.Queue()
-    children: list[_Child] = []
+    share_work = fetcher is None and config.per_host_delay == 0
+    arrived: queue.Queue[_Arrival] = queue.Queue()
+    forked: list[_Child] = []
     finished = False
     try:
         pipes = []
-        for share in others:
-            child, read_end = _fork(share_config, share, open_store, check, make_fetcher, after_share)
-            children.append(child)
+        for other in others:
+            child, read_end = _fork(share_config, other, open_store, check, make_fetcher, after_share, share_work)
+            forked.append(child)
             pipes.append(read_end)
         # Only now a thread each, to read the pipes: no child is forked while a thread of ours runs.
-        for child, read_end in zip(children, pipes, strict=True):
+        for child, read_end in zip(forked, pipes, strict=True):
             threading.Thread(target=_read_events, args=(read_end, child, arrived), daemon=True,
                              name=f"newsmon-check-{child.pid}").start()
-        running = len(children)
+        children = _Children(forked, arrived)
         own_events: list[CheckEvent] = []
         with make_fetcher(share_config) as used:
-            for event in check(share_config, store, own, fetcher=used, extract_workers=1):
-                own_events.append(event)
-                yield event
-                # The children's events that came meanwhile, without waiting for more.
-                while running and not arrived.empty():
-                    running -= yield from _passed_on(arrived.get(), children)
+            share = own
+            while share:
+                for event in check(share_config, store, share, fetcher=used, extract_workers=1):
+                    own_events.append(event)
+                    yield event
+                    yield from children.pass_on_waiting()
+                share = (yield from children.take_over()) if share_work else []
         _after(after_share, store, own_events)
-        while running:
-            running -= yield from _passed_on(arrived.get(), children)
+        yield from children.pass_on_until_all_ended()
         finished = True
     finally:
-        for child in children:
+        for child in forked:
+            with suppress(OSError):
+                os.close(child.control)
             if not finished:
                 _signal(child.pid, signal.SIGTERM)
             _reap(child.pid)
-
-
-def _passed_on(item: CheckEvent | _Child, children: list[_Child]) -> Generator[CheckEvent, None, int]:
-    """Yield a child's event, or the events its end leaves unreported; 1 when the child ended, else 0."""
-    if isinstance(item, _Child):            # its pipe closed: it is done, or died
-        yield from _unreported(item)
-        return 1
-    _note(children, item)
-    yield item
-    return 0
 
 
 def _after(after_share: AfterShare | None, store: Store, events: list[CheckEvent]) -> None:
@@ -187,22 +263,15 @@ def _after(after_share: AfterShare | None, store: Store, events: list[CheckEvent
         log.warning("after checking its share, a checking process failed: %s", exc)
 
 
-def _note(children: list[_Child], event: CheckEvent) -> None:
-    for child in children:
-        if event.url in child.urls:
-            child.reported.add(event.url)
-            return
-
-
 def _unreported(child: _Child) -> Iterator[CheckEvent]:
     """Error events for the articles a child never reported (it died); none when it finished its share."""
     status = _reap(child.pid)
-    missing = [t for t in child.targets if t.url not in child.reported]
+    missing = [t for t in child.targets if t.url in child.urls and t.url not in child.reported]
     if not missing:
         return
     reason = _describe_exit(status)
     log.warning("a checking process %s before %d of its %d articles were checked; they are checked again "
-                "next run", reason, len(missing), len(child.targets))
+                "next run", reason, len(missing), len(child.urls))
     for target in missing:
         yield CheckEvent(url=target.url, source=target.source, event="error",
                          error=f"internal error: the process checking it {reason}")
@@ -217,19 +286,38 @@ def _describe_exit(status: int | None) -> str:
 
 
 def _fork(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
-          make_fetcher: FetcherFactory, after_share: AfterShare | None) -> tuple[_Child, int]:
+          make_fetcher: FetcherFactory, after_share: AfterShare | None, share_work: bool) -> tuple[_Child, int]:
     """A child checking ``targets``, and the end of the pipe its events come from."""
     read_end, write_end = os.pipe()
+    control_read, control_write = os.pipe()
     pid = os.fork()
     if pid == 0:                                    # the child: never returns
         os.close(read_end)
-        _child_main(config, targets, open_store, check, make_fetcher, after_share, write_end)
+        os.close(control_write)
+        _child_main(config, targets, open_store, check, make_fetcher, after_share, write_end,
+                    control_read if share_work else None)
     os.close(write_end)
-    return _Child(pid, targets), read_end
+    os.close(control_read)
+    return _Child(pid, targets, control_write), read_end
+
+
+class _Sender:
+    """Frames on a child's event pipe, one whole frame at a time: events come from the checking thread,
+    a late handover answer from the thread reading the requests."""
+
+    def __init__(self, pipe: BinaryIO) -> None:
+        self._pipe = pipe
+        self._lock = threading.Lock()
+
+    def __call__(self, item: CheckEvent | _Handed) -> None:
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            self._pipe.write(_FRAME.pack(len(data)) + data)
 
 
 def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callable[[], Store], check: CheckFunction,
-                make_fetcher: FetcherFactory, after_share: AfterShare | None, write_end: int) -> None:
+                make_fetcher: FetcherFactory, after_share: AfterShare | None, write_end: int,
+                control: int | None) -> None:
     status = 1
     try:
         # SIGINT goes to the whole process group; the parent decides, and stops the child with SIGTERM.
@@ -238,12 +326,19 @@ def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callab
         # The parent's store (its engine and connection) is inherited but never used here: this process
         # opens its own, and ends without finalising the parent's (os._exit below).
         with os.fdopen(write_end, "wb", buffering=0) as pipe, open_store() as store:
+            send = _Sender(pipe)
+            handover: Handover[ArticleTarget] | None = None
+            if control is not None:
+                handover = Handover(lambda given: send(_Handed(tuple(t.url for t in given))))
+                threading.Thread(target=_read_requests, args=(control, handover), daemon=True,
+                                 name="newsmon-handover").start()
             events: list[CheckEvent] = []
             with make_fetcher(config) as used:
-                for event in check(config, store, targets, fetcher=used, extract_workers=1):
+                for event in check(config, store, targets, fetcher=used, extract_workers=1, handover=handover):
                     events.append(event)
-                    data = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
-                    pipe.write(_FRAME.pack(len(data)) + data)
+                    send(event)
+            if handover is not None:
+                handover.close()
             _after(after_share, store, events)
         status = 0
     except BaseException:                           # noqa: BLE001 -- reported, then the parent takes over
@@ -255,7 +350,14 @@ def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callab
         os._exit(status)
 
 
-def _read_events(read_end: int, child: _Child, arrived: queue.Queue[CheckEvent | _Child]) -> None:
+def _read_requests(control: int, handover: Handover[ArticleTarget]) -> None:
+    """In a child: each byte from the parent is a handover request (its divisor)."""
+    with os.fdopen(control, "rb", buffering=0) as pipe:
+        while request := pipe.read(1):
+            handover.request(request[0])
+
+
+def _read_events(read_end: int, child: _Child, arrived: queue.Queue[_Arrival]) -> None:
     with os.fdopen(read_end, "rb") as pipe:
         while True:
             header = pipe.read(_FRAME.size)
@@ -263,10 +365,10 @@ def _read_events(read_end: int, child: _Child, arrived: queue.Queue[CheckEvent |
                 break
             data = pipe.read(_FRAME.unpack(header)[0])
             try:
-                arrived.put(pickle.loads(data))
+                arrived.put((child, pickle.loads(data)))
             except Exception:                       # noqa: BLE001 -- a torn last frame of a killed child
                 break
-    arrived.put(child)
+    arrived.put((child, None))
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -9,6 +9,7 @@ host's turn, and a slow host never holds up the others.
 from __future__ import annotations
 
 import heapq
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
@@ -16,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["run_per_host"]
+__all__ = ["Handover", "run_per_host"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,6 +30,48 @@ class _Running(Generic[T]):
     started: list[float] = field(default_factory=list)   # set by the worker when work begins
 
 
+class Handover(Generic[T]):
+    """Another process's claim on part of a run's waiting items.
+
+    ``request(divisor)`` may come from any thread. The run then gives away about ``1/divisor`` of the items
+    still waiting, whole hosts at a time and only hosts with nothing in flight (a host whose item is running
+    is given once that item is done), through one call of ``give`` from the thread iterating the run: an
+    empty list when there is nothing worth giving. A request that comes after the run is over (``close``)
+    is answered at once with an empty list, from the thread that closes or requests, so ``give`` must be
+    safe to call from either.
+    """
+
+    def __init__(self, give: Callable[[list[T]], None]) -> None:
+        self._give = give
+        self._lock = threading.Lock()
+        self._divisor = 0           # a request the run has not taken up yet (0: none)
+        self._closed = False
+
+    def request(self, divisor: int) -> None:
+        with self._lock:
+            if not self._closed:
+                self._divisor = max(2, divisor)
+                return
+        self._give([])
+
+    def take(self) -> int:
+        """The divisor of a request waiting to be served (0 if none), which the caller now serves."""
+        with self._lock:
+            divisor, self._divisor = self._divisor, 0
+            return divisor
+
+    def give(self, items: list[T]) -> None:
+        self._give(items)
+
+    def close(self) -> None:
+        """The run is over: a request not taken up, and any later one, gets nothing."""
+        with self._lock:
+            self._closed = True
+            waiting, self._divisor = self._divisor, 0
+        if waiting:
+            self._give([])
+
+
 def run_per_host(
     items: Iterable[T],
     host_of: Callable[[T], str],
@@ -38,6 +81,7 @@ def run_per_host(
     delay: float,
     sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    handover: Handover[T] | None = None,
 ) -> Generator[tuple[T, R | None, BaseException | None], None, None]:
     """Run ``work(item)`` for every item in ``concurrency`` threads; yield results as they complete.
 
@@ -48,13 +92,19 @@ def run_per_host(
     ``clock`` times the delays. When nothing is running, the wait for the next host's turn is a call to
     ``sleep``; while work runs, the wait for a result or the next turn (whichever comes first) is a
     timed wait on the running work.
+
+    ``handover``: where requests for part of the waiting items come from, and where they go (see
+    ``Handover``); the items given away are neither run nor yielded. Only for runs without a ``delay``:
+    the process taking a host over does not know when its last item started.
     """
     # Checked here rather than in the generator, so a bad call fails where it is made.
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     if delay < 0:
         raise ValueError(f"delay must not be negative, got {delay}")
-    return _run(items, host_of, work, concurrency, delay, sleep, clock)
+    if handover is not None and delay > 0:
+        raise ValueError("a run with a delay between a host's items cannot hand hosts over")
+    return _run(items, host_of, work, concurrency, delay, sleep, clock, handover)
 
 
 def _run(
@@ -65,6 +115,7 @@ def _run(
     delay: float,
     sleep: Callable[[float], object],
     clock: Callable[[], float],
+    handover: Handover[T] | None,
 ) -> Generator[tuple[T, R | None, BaseException | None], None, None]:
     queues: dict[str, deque[T]] = {}
     failed: list[tuple[T, BaseException]] = []
@@ -81,6 +132,7 @@ def _run(
     ready: list[tuple[float, int, str]] = [(float("-inf"), n, host) for n, host in enumerate(queues)]
     order = {host: n for n, host in enumerate(queues)}
     running: dict[Future[R], _Running[T]] = {}
+    gift = _Gift[T]()
 
     def call(item: T, started: list[float]) -> R:
         started.append(clock())
@@ -96,9 +148,28 @@ def _run(
 
     yield from ((item, None, exc) for item, exc in failed)
 
+    def hand_over_idle_hosts() -> None:
+        divisor = handover.take() if handover is not None else 0
+        if divisor:
+            gift.open(sum(len(queue) for queue in queues.values()) // divisor)
+            for _, _, host in sorted(ready):
+                if not gift.wanted():
+                    break
+                gift.add(queues.pop(host))
+            ready[:] = [entry for entry in ready if entry[2] in queues]
+            heapq.heapify(ready)
+
+    def settle_gift() -> None:
+        # Given as soon as it is large enough, or when no host in flight has items left to give.
+        if handover is not None and gift.is_open and (
+                not gift.wanted() or not any(queues.get(entry.host) for entry in running.values())):
+            handover.give(gift.close())
+
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="newsmon-host")
     try:
         while ready or running:
+            hand_over_idle_hosts()
+            settle_gift()
             start_ready()
             if running:
                 # Wake for the first result, or when the next host's turn comes if a thread is free.
@@ -108,9 +179,13 @@ def _run(
                 done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                 finished = [(future, running.pop(future)) for future in done]
                 for _, entry in finished:
-                    if queues[entry.host]:
+                    if queues.get(entry.host):
+                        if gift.wanted():
+                            gift.add(queues.pop(entry.host))
+                            continue
                         started = entry.started[0] if entry.started else clock()
                         heapq.heappush(ready, (started + delay, order[entry.host], entry.host))
+                settle_gift()
                 # Keep the pool busy while the consumer handles these results.
                 start_ready()
                 for future, entry in finished:
@@ -121,7 +196,33 @@ def _run(
                         yield entry.item, None, error
             elif ready:
                 sleep(max(0.0, ready[0][0] - clock()))
+        if handover is not None and gift.is_open:
+            handover.give(gift.close())
     finally:
         # Reached early only if the consumer stops iterating: work already running is left to finish
         # in the background rather than making the consumer wait for it.
         executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _Gift(Generic[T]):
+    """The items gathered for one handover request: at least ``owed`` of them, whole hosts."""
+
+    def __init__(self) -> None:
+        self.is_open = False
+        self._items: list[T] = []
+        self._owed = 0
+
+    def open(self, owed: int) -> None:
+        self.is_open, self._items, self._owed = True, [], owed
+
+    def wanted(self) -> bool:
+        return self.is_open and self._owed > 0
+
+    def add(self, host_items: Iterable[T]) -> None:
+        before = len(self._items)
+        self._items.extend(host_items)
+        self._owed -= len(self._items) - before
+
+    def close(self) -> list[T]:
+        items, self._items, self.is_open, self._owed = self._items, [], False, 0
+        return items

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -23,10 +25,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor import check_processes
-from monitor.check import check_articles
+from monitor.check import check_articles, fetch_settings
 from monitor.check_processes import PARENT_SHARE, check_on_all_cores, process_count, split_by_host
 from monitor.config import ArticleTarget, load_config
 from monitor.demo.site import load_seed, render_article_page
+from monitor.fetch import Fetcher
+from monitor.models import CheckEvent
 from monitor.store import open_store
 
 HOSTS = ("127.0.0.1", "127.0.0.2")
@@ -86,9 +90,9 @@ def two_hosts(tmp_path: Path) -> Iterator[tuple[list[str], dict[str, Path]]]:
             server.wait(timeout=10)
 
 
-def _config(tmp_path: Path, urls: list[str], storage: str = "store/") -> Path:
+def _config(tmp_path: Path, urls: list[str], storage: str = "store/", delay: str = "0") -> Path:
     path = tmp_path / "config.yaml"
-    lines = [f"storage: {storage}", "reports: reports/", "per_host_delay: 0", "concurrency: 8", "sources:"]
+    lines = [f"storage: {storage}", "reports: reports/", f"per_host_delay: {delay}", "concurrency: 8", "sources:"]
     for host in HOSTS:
         lines += [f"  - name: {host}", "    urls:"]
         lines += [f"      - {url}" for url in urls if f"//{host}:" in url]
@@ -149,33 +153,76 @@ def test_a_large_run_is_split_by_host_and_reports_every_article_once(tmp_path: P
     assert index.count("1,000") >= 3 and index.count("1,500") >= 3
 
 
-def test_each_host_is_checked_by_one_process(tmp_path: Path, two_hosts, store_url: str) -> None:
+def _fetch_log(path: Path, slow_child: float = 0.0):
+    """A check function for ``check_on_all_cores`` that writes down every request (URL, process, start, end)
+    to ``path`` (a child's memory is its own); the child's requests take ``slow_child`` seconds longer."""
+    parent = os.getpid()
+
+    def logging_check(config, store, targets, fetcher=None, **kwargs):
+        with Fetcher(fetch_settings(config)) as inner:
+            class Logged:
+                def fetch(self, url, validators):
+                    started = time.monotonic()
+                    if os.getpid() != parent:
+                        time.sleep(slow_child)
+                    try:
+                        return inner.fetch(url, validators)
+                    finally:
+                        with path.open("a") as out:
+                            out.write(f"{url} {os.getpid()} {started} {time.monotonic()}\n")
+
+            yield from check_articles(config, store, targets, fetcher=Logged(), **kwargs)
+
+    return logging_check
+
+
+def _requests(path: Path) -> list[tuple[str, int, float, float]]:
+    return [(url, int(pid), float(start), float(end))
+            for url, pid, start, end in (line.split() for line in path.read_text().splitlines())]
+
+
+def test_the_parent_takes_over_a_slower_childs_hosts_one_request_at_a_time(tmp_path: Path, two_hosts,
+                                                                           store_url: str) -> None:
     """On SQLite and PostgreSQL: the processes write to the store at the same time."""
     urls, _ = two_hosts
     config = load_config(_config(tmp_path, urls, storage=store_url))
-    checked_by: dict[str, int] = {}
-    pids = tmp_path / "pids"
-
-    def recording_check(*args, **kwargs):
-        for event in check_articles(*args, **kwargs):
-            with pids.open("a") as out:      # the child's memory is its own: write it down
-                out.write(f"{event.url} {os.getpid()}\n")
-            yield event
-
+    log = tmp_path / "requests"
     with open_store(config.storage_url()) as store:
-        events = list(check_on_all_cores(config, store, config.articles(), processes=2, check=recording_check,
+        events = list(check_on_all_cores(config, store, config.articles(), processes=2,
+                                         check=_fetch_log(log, slow_child=0.02),
                                          open_store=lambda: open_store(config.storage_url())))
-    assert sorted(e.url for e in events) == sorted(urls)
-    for line in pids.read_text().splitlines():
-        url, pid = line.split()
-        checked_by[url] = int(pid)
-    assert len(set(checked_by.values())) == 2
-    assert os.getpid() in checked_by.values()          # the checking process keeps a share for itself
-    for host in HOSTS:
-        assert len({pid for url, pid in checked_by.items() if f"//{host}:" in url}) == 1
+    assert sorted(e.url for e in events) == sorted(urls)               # each article once
     assert {e.event for e in events} == {"new"}
+    requests = _requests(log)
+    assert sorted(url for url, *_ in requests) == sorted(urls)         # each asked for once
+    pids = {pid for _, pid, _, _ in requests}
+    assert len(pids) == 2 and os.getpid() in pids
+    child = (pids - {os.getpid()}).pop()
+    child_hosts = {url.split("/")[2] for url, pid, _, _ in requests if pid == child}
+    assert len(child_hosts) == 1, "the child checks one host"
+    taken = [url for url, pid, _, _ in requests if pid == os.getpid() and url.split("/")[2] in child_hosts]
+    assert taken, "the parent, done first, took over the rest of the child's host"
+    for host in {url.split("/")[2] for url in urls}:        # never two requests to a host at once
+        spans = sorted((start, end) for url, _, start, end in requests if url.split("/")[2] == host)
+        assert all(end <= next_start for (_, end), (next_start, _) in pairwise(spans)), host
     with open_store(config.storage_url()) as store:
         assert {url: state.latest_version for url, state in store.states(urls).items()} == dict.fromkeys(urls, 1)
+
+
+def test_with_a_delay_between_requests_each_host_stays_with_one_process(tmp_path: Path, two_hosts) -> None:
+    """A host taken over would be asked at once, before its delay: runs with one are not shared out."""
+    urls, _ = two_hosts
+    config = load_config(_config(tmp_path, urls, delay="0.001"))
+    log = tmp_path / "requests"
+    with open_store(config.storage_url()) as store:
+        events = list(check_on_all_cores(config, store, config.articles(), processes=2,
+                                         check=_fetch_log(log, slow_child=0.01),
+                                         open_store=lambda: open_store(config.storage_url())))
+    assert sorted(e.url for e in events) == sorted(urls)
+    requests = _requests(log)
+    assert len({pid for _, pid, _, _ in requests}) == 2
+    for host in HOSTS:
+        assert len({pid for url, pid, _, _ in requests if f"//{host}:" in url}) == 1
 
 
 def test_a_killed_process_costs_only_its_unreported_articles(tmp_path: Path, two_hosts) -> None:
@@ -252,3 +299,31 @@ def test_the_parents_share_is_lighter_by_its_weight() -> None:
     targets = [ArticleTarget(f"http://h{i % 20}.example/{i}", "s") for i in range(1000)]
     assert [len(share) for share in split_by_host(targets, 2)] == [500, 500]
     assert [len(share) for share in split_by_host(targets, 2, first_share=PARENT_SHARE)] == [450, 550]
+
+
+def test_articles_handed_over_are_not_reported_missing_when_the_child_dies_later(monkeypatch) -> None:
+    targets = [ArticleTarget(f"http://a.test/{i}", "s") for i in range(6)]
+    read_end, write_end = os.pipe()
+    child = check_processes._Child(pid=4321, targets=targets, control=write_end)
+    arrived: queue.Queue = queue.Queue()
+    children = check_processes._Children([child], arrived)
+    monkeypatch.setattr(check_processes, "_reap", lambda pid: signal.SIGKILL)   # a wait status: killed by 9
+    arrived.put((child, CheckEvent(url=targets[0].url, source="s", event="unchanged")))
+    arrived.put((child, check_processes._Handed((targets[4].url, targets[5].url))))
+    arrived.put((child, None))                                  # then it died
+    try:
+        taking = children.take_over()
+        passed_on = []
+        with pytest.raises(StopIteration) as done:
+            while True:
+                passed_on.append(next(taking))
+        assert os.read(read_end, 10) == bytes([2])             # asked for half: one child, and this process
+        assert done.value.value == targets[4:]
+        assert [e.url for e in passed_on] == [targets[0].url]
+        missing = list(children.pass_on_until_all_ended())
+        assert [e.url for e in missing] == [t.url for t in targets[1:4]]
+        assert all(e.event == "error" and "killed by signal 9" in (e.error or "") for e in missing)
+        assert list(children.take_over()) == []                # it ended: nobody is asked again
+    finally:
+        os.close(read_end)
+        os.close(write_end)

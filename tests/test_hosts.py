@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from monitor.hosts import run_per_host
+from monitor.hosts import Handover, run_per_host
 
 Item = tuple[str, int]          # (host, number)
 
@@ -160,6 +160,60 @@ def test_bad_arguments(concurrency: int, delay: float) -> None:
     noop: Callable[[Item], None] = lambda item: None  # noqa: E731
     with pytest.raises(ValueError):
         run_per_host([("a.test", 0)], host_of, noop, concurrency=concurrency, delay=delay)
+
+
+def test_a_handover_gives_whole_hosts_with_nothing_in_flight_and_runs_the_rest() -> None:
+    items = [(f"h{host}.test", n) for host in range(6) for n in range(10)]
+    work = Recorder(0.01)
+    given: list[tuple[float, list[Item]]] = []
+    handover: Handover[Item] = Handover(lambda gift: given.append((time.monotonic(), list(gift))))
+    yielded: list[Item] = []
+    for item, _, error in run_per_host(items, host_of, work, concurrency=3, delay=0, handover=handover):
+        assert error is None
+        yielded.append(item)
+        if len(yielded) == 12:
+            handover.request(2)
+
+    assert len(given) == 1, "one answer per request"
+    when, gift = given[0]
+    assert sorted(yielded + gift) == sorted(items), "every item either run here or given, once"
+    ran = {(host, n) for host, spans in work.spans.items() for n, _, _ in spans}
+    assert ran == set(yielded) and not ran & set(gift)
+    # About half of what was still waiting (12 done, at most 3 in flight), in whole hosts.
+    assert (60 - 15) // 2 <= len(gift) <= 60 - 12
+    for host in {h for h, _ in gift}:
+        numbers = sorted(n for h, n in gift if h == host)
+        assert numbers == list(range(numbers[0], 10)), f"{host}: not the whole rest of the host"
+        # Nothing of a given host ran at the time it was given, nor after.
+        assert all(end <= when for _, _, end in work.spans.get(host, [])), f"{host} was in flight when given"
+
+
+def test_a_request_when_little_or_nothing_waits_gets_nothing() -> None:
+    given: list[list[Item]] = []
+    handover: Handover[Item] = Handover(given.append)
+    handover.request(2)                  # taken up at the start: one item waiting, half of it is none
+    assert [item for item, _, _ in run_per_host([("a.test", 0)], host_of, lambda i: i, concurrency=2, delay=0,
+                                                 handover=handover)] == [("a.test", 0)]
+    assert given == [[]]
+    handover.close()
+    handover.request(2)                  # the run is over: answered at once
+    assert given == [[], []]
+
+
+def test_a_request_before_the_run_starts_gives_idle_hosts_at_once() -> None:
+    items = [(f"h{host}.test", n) for host in range(4) for n in range(3)]
+    given: list[list[Item]] = []
+    handover: Handover[Item] = Handover(given.append)
+    handover.request(2)
+    yielded = [item for item, _, _ in run_per_host(items, host_of, lambda i: i, concurrency=2, delay=0,
+                                                   handover=handover)]
+    assert [sorted({h for h, _ in gift}) for gift in given] == [["h0.test", "h1.test"]]
+    assert sorted(yielded) == sorted(i for i in items if i[0] in ("h2.test", "h3.test"))
+
+
+def test_a_run_with_a_delay_cannot_hand_over() -> None:
+    with pytest.raises(ValueError, match="cannot hand hosts over"):
+        run_per_host([("a.test", 0)], host_of, lambda i: i, concurrency=2, delay=1, handover=Handover(print))
 
 
 def test_no_items() -> None:
