@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import ArticleTarget, Config
 from monitor.hosts import Handover
-from monitor.models import CheckEvent
+from monitor.models import CHANGE_EVENTS, CheckEvent
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -61,6 +61,11 @@ MIN_PER_PROCESS = 100
 # 1,000-article cycle where a tenth changed; measured with the parent checking an equal share, it
 # finished 0.2-0.4 s after its child).
 PARENT_SHARE = 0.85
+
+# Each process draws the report pages of the articles it changed (``after_share``) every this many changes
+# rather than all at the end of its share: drawing is then part of the work a handover shares out, where
+# at the end it kept the process with more changes running alone.
+AFTER_EVERY = 10
 
 _FRAME = struct.Struct("!I")     # a pickled event's length, before it on the pipe
 
@@ -199,9 +204,9 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
     use (None: the check's own). A split run forks one child per share but the first, a lighter one
     (``PARENT_SHARE``), which this process checks itself while passing on the children's events as they
     come. Extraction stays in each process (they already use every core), and each process calls
-    ``after_share(store, its events)`` once its share is checked: work on its own articles that would
-    otherwise wait for the end of the run in one process (drawing their report pages). A failure there is
-    logged, never an error of the run.
+    ``after_share(store, events)`` with its events, every ``AFTER_EVERY`` changed articles and once at the
+    end: work on its own articles that would otherwise wait for the end of the run in one process (drawing
+    their report pages). A failure there is logged, never an error of the run.
 
     Which articles changed, and so cost an extraction, is unknown when the hosts are dealt out: one share
     often has half as many again as the other, and its process ends long after. So once this process has
@@ -233,16 +238,16 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
             threading.Thread(target=_read_events, args=(read_end, child, arrived), daemon=True,
                              name=f"newsmon-check-{child.pid}").start()
         children = _Children(forked, arrived)
-        own_events: list[CheckEvent] = []
+        done = _Done(after_share, store)
         with make_fetcher(share_config) as used:
             share = own
             while share:
                 for event in check(share_config, store, share, fetcher=used, extract_workers=1):
-                    own_events.append(event)
                     yield event
+                    done.add(event)
                     yield from children.pass_on_waiting()
                 share = (yield from children.take_over()) if share_work else []
-        _after(after_share, store, own_events)
+        done.flush()
         yield from children.pass_on_until_all_ended()
         finished = True
     finally:
@@ -254,13 +259,30 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
             _reap(child.pid)
 
 
-def _after(after_share: AfterShare | None, store: Store, events: list[CheckEvent]) -> None:
-    if after_share is None:
-        return
-    try:
-        after_share(store, events)
-    except Exception as exc:                    # noqa: BLE001 -- the run's own steps redo what is missing
-        log.warning("after checking its share, a checking process failed: %s", exc)
+class _Done:
+    """A checking process's events, handed to ``after_share`` every ``AFTER_EVERY`` changes and at the end."""
+
+    def __init__(self, after_share: AfterShare | None, store: Store) -> None:
+        self._after_share = after_share
+        self._store = store
+        self._events: list[CheckEvent] = []
+        self._changes = 0
+
+    def add(self, event: CheckEvent) -> None:
+        self._events.append(event)
+        if event.event in CHANGE_EVENTS:
+            self._changes += 1
+            if self._changes >= AFTER_EVERY:
+                self.flush()
+
+    def flush(self) -> None:
+        events, self._events, self._changes = self._events, [], 0
+        if self._after_share is None or not events:
+            return
+        try:
+            self._after_share(self._store, events)
+        except Exception as exc:                # noqa: BLE001 -- the run's own steps redo what is missing
+            log.warning("after checking some of its share, a checking process failed: %s", exc)
 
 
 def _unreported(child: _Child) -> Iterator[CheckEvent]:
@@ -332,14 +354,14 @@ def _child_main(config: Config, targets: list[ArticleTarget], open_store: Callab
                 handover = Handover(lambda given: send(_Handed(tuple(t.url for t in given))))
                 threading.Thread(target=_read_requests, args=(control, handover), daemon=True,
                                  name="newsmon-handover").start()
-            events: list[CheckEvent] = []
+            done = _Done(after_share, store)
             with make_fetcher(config) as used:
                 for event in check(config, store, targets, fetcher=used, extract_workers=1, handover=handover):
-                    events.append(event)
                     send(event)
+                    done.add(event)
             if handover is not None:
                 handover.close()
-            _after(after_share, store, events)
+            done.flush()
         status = 0
     except BaseException:                           # noqa: BLE001 -- reported, then the parent takes over
         log.exception("the checking process failed")

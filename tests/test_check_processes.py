@@ -327,3 +327,23 @@ def test_articles_handed_over_are_not_reported_missing_when_the_child_dies_later
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_after_share_gets_the_events_every_few_changes_and_at_the_end(caplog) -> None:
+    calls: list[list[str]] = []
+    done = check_processes._Done(lambda store, events: calls.append([e.url for e in events]), store=None)
+    events = [CheckEvent(url=f"u{i}", source="s", event="modified" if i % 2 else "unchanged") for i in range(25)]
+    for event in events:
+        done.add(event)
+    done.flush()
+    done.flush()                                                    # nothing new: not called again
+    tenth_change = 2 * check_processes.AFTER_EVERY - 1              # u1, u3, ... are the changes
+    assert calls == [[e.url for e in events[:tenth_change + 1]], [e.url for e in events[tenth_change + 1:]]]
+
+    def failing(store, events):
+        raise OSError("disk full")
+
+    done = check_processes._Done(failing, store=None)
+    done.add(events[1])
+    done.flush()                                                    # logged, not raised: the checks are stored
+    assert "disk full" in caplog.text
