@@ -3,9 +3,11 @@
 A check holds the GIL for most of its CPU time (parsing responses, extraction, diffs, store writes), so in
 one process a run uses one core however many requests are in flight. A run of at least
 ``MIN_PER_PROCESS`` articles per process is split into one share per core: the hosts are dealt out so that
-the shares hold about as many articles each, and each host stays in one share, so per-host politeness
-(one request at a time, ``per_host_delay``) holds as in a single process. The configured ``concurrency``
-is the total over all processes.
+the shares hold about as many articles each, and a host is checked by one process at a time, so per-host
+politeness (one request at a time, ``per_host_delay``) holds as in a single process. The configured
+``concurrency`` is the total over all processes. Once the checking process is done with its own share, it
+takes over part of what the children still have waiting (``check_on_all_cores``), so that the process
+that happened to get more changed articles does not finish long after the others.
 
 The checking process keeps one share and forks a child for each of the others. It keeps one, rather than
 only gathering the children's events, because what a changed article needs (the extractor, SQLAlchemy,
