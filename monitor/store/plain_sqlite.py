@@ -15,7 +15,7 @@ transactions, monitor/serve.py).
 
 The statements mean exactly what ``monitor.store.sql_store`` does for the same calls, in the same order,
 values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO text with a space and
-microseconds); blobs are made and read by monitor/store/blobs.py for both. tests/test_plain_sqlite.py
+microseconds); blobs are made and decoded by monitor/store/blob_codec.py for both. tests/test_plain_sqlite.py
 holds the two to the same rows, and tests/test_store.py runs on a store opened each way.
 
 Only an existing file at the current revision is opened here; anything else (a new, older, foreign or
@@ -31,16 +31,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from monitor.errors import StoreError
 from monitor.models import Validators, Version
+from monitor.store.blob_codec import CHAIN_LIMIT, DELTA_CODEC, Base, Blob, decode_chain
 from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row, is_plain
 from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
 from monitor.store.sqlite_file import check_sqlite_file, configure_connection
-
-if TYPE_CHECKING:
-    from monitor.store.blobs import Base, Blob
 
 _PREFIX = "sqlite:///"
 
@@ -100,11 +98,7 @@ def _read_time(value: str | None) -> datetime | None:
 
 
 def _base(conn: sqlite3.Connection, key: str) -> Base:
-    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it. monitor.store.blobs is imported
-    here, not at the top: it imports SQLAlchemy, which a cycle of unchanged articles must not (one with a
-    change imports it anyway: its checker readies the store's engine for the report)."""
-    from monitor.store.blobs import CHAIN_LIMIT, DELTA_CODEC, decode_chain
-
+    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it."""
     rows = {sha256: (codec, base, data) for sha256, codec, base, data in
             conn.execute(_CHAIN, {"key": key, "delta": DELTA_CODEC, "limit": CHAIN_LIMIT})}
     return decode_chain(key, rows, None)
