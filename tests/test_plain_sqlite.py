@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -248,10 +249,12 @@ def test_any_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.Te
     """Versions (new ones, retries of the latest text, flips back), lines, plain checks, and articles not
     stored yet (article len(URLS)), mixed in batches: the plain path's rows and numbers are SQLAlchemy's."""
     folder = tmp_path_factory.mktemp("versions")
-    plain_path, sql_path = folder / "plain.db", folder / "sql.db"
+    plain_path, engine_path, sql_path = folder / "plain.db", folder / "engine.db", folder / "sql.db"
     urls = [*URLS, f"https://news.example/{len(URLS)}"]
     numbers = {}
-    for path, opened in ((plain_path, open_store), (sql_path, sqlalchemy_store)):
+    # The plain connection's own transactions; the engine's, with the rows written by write_checks on its
+    # connection (a SQLite store opened without the plain connection: new, just upgraded); SQLAlchemy's.
+    for path, opened in ((plain_path, open_store), (engine_path, Store), (sql_path, sqlalchemy_store)):
         with opened(seeded(path)) as store:
             assert (store._plain is not None) == (path == plain_path)
             numbers[path] = []
@@ -270,8 +273,68 @@ def test_any_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.Te
                             new_version=NewVersion(doc, f"<p>{revision}</p>".encode(), fingerprint(doc.title, doc.text),
                                                    when), line_keys=tuple(lines), body_sha256="b" * 64))
                 numbers[path].append(store.record_many(items))
-    assert numbers[plain_path] == numbers[sql_path]
+    assert numbers[plain_path] == numbers[engine_path] == numbers[sql_path]
+    assert all_rows(plain_path) == all_rows(engine_path) == all_rows(sql_path)
+
+
+LINES = [f"{n}" * 64 for n in range(1, 5)]
+SOURCES = ["source-0", "source-1", "a source never seen"]
+
+# One step of the test below: record a check of an article (with a version or not, with lines), or learn a
+# source's boilerplate with some thresholds.
+learning_steps = st.one_of(
+    st.tuples(st.just("record"), st.integers(0, len(URLS)), st.none() | st.integers(0, 3),
+              st.lists(st.sampled_from(LINES), max_size=4)),
+    st.tuples(st.just("learn"), st.sampled_from(SOURCES), st.integers(1, 4), st.integers(0, 100)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.lists(learning_steps, min_size=1, max_size=12))
+def test_boilerplate_learning_is_sqlalchemys(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple]) -> None:
+    """What ``boilerplate`` learns and returns, and ``articles_with_versions``, on lines recorded for any
+    articles (new ones among them), with or without versions: the same on the plain path as through
+    SQLAlchemy, and the same rows written."""
+    folder = tmp_path_factory.mktemp("boilerplate")
+    plain_path, sql_path = folder / "plain.db", folder / "sql.db"
+    urls = [*URLS, f"https://news.example/{len(URLS)}"]
+    results = {}
+    for path, opened in ((plain_path, open_store), (sql_path, sqlalchemy_store)):
+        with opened(seeded(path)) as store:
+            assert (store._plain is not None) == (path == plain_path)
+            results[path] = []
+            for minutes, step in enumerate(steps):
+                if step[0] == "record":
+                    _, n, revision, lines = step
+                    if revision is None:
+                        item = RecordItem(urls[n], f"source-{n % 2}", CheckRecord(T0, "unchanged", 304),
+                                          line_keys=tuple(lines))
+                    else:
+                        item = replace(version_item(n % len(URLS), revision, minutes, tuple(lines)), url=urls[n])
+                    store.record_many([item])
+                else:
+                    _, source, min_articles, min_percent = step
+                    results[path].append((store.boilerplate(source, min_articles=min_articles,
+                                                            min_percent=min_percent),
+                                          store.articles_with_versions(source)))
+    assert results[plain_path] == results[sql_path]
     assert all_rows(plain_path) == all_rows(sql_path)
+
+
+def test_a_line_in_exactly_its_share_of_articles_is_learned(tmp_path: Path) -> None:
+    """The share is compared in integers on both paths: 3 of 15 articles is 20%, which 0.2 * 15 in floating
+    point (3.0000000000000004) would miss."""
+    url = f"sqlite:///{tmp_path / 'newsmon.db'}"
+    with open_store(url) as store:
+        for n in range(15):
+            store.record_many([replace(version_item(0, 1, n, (LINES[0],) if n < 3 else ()),
+                                       url=f"https://news.example/share/{n}", source="share")])
+    with open_store(url) as plain, sqlalchemy_store(url) as sql:
+        assert plain._plain is not None
+        assert plain.articles_with_versions("share") == sql.articles_with_versions("share") == 15
+        assert plain.boilerplate("share", min_articles=3, min_percent=21) == frozenset()
+        assert sql.boilerplate("share", min_articles=3, min_percent=21) == frozenset()
+        assert plain.boilerplate("share", min_articles=3, min_percent=20) == frozenset({LINES[0]})
+        assert sql.boilerplate("share", min_articles=3, min_percent=20) == frozenset({LINES[0]})
 
 
 def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:
@@ -305,3 +368,4 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_nor_pydantic(site: Site, ht
     # Nor pydantic, at any run: the configuration is read without it, and typer is held below 0.29, which
     # imports it to parse a command line (pyproject.toml).
     assert "pydantic imported: False" in first.stderr and "pydantic imported: False" in second.stderr
+
