@@ -11,7 +11,7 @@ Read-only by construction:
 - Every response, errors included, carries ``SECURITY_HEADERS``: a Content-Security-Policy that lets nothing
   run or load (forms may only go back to this server, for the search), nosniff and no referrer.
 - The store is made read-only (``Store.refuse_writes``) before any page is drawn: ``PRAGMA query_only`` on
-  SQLite, on the store's plain connection (monitor/store/plain_sqlite.py) as on the engine's,
+  SQLite, on the plain connection that some reads take (monitor/store/reporting.py) as on the engine's,
   ``SET TRANSACTION READ ONLY`` on each PostgreSQL transaction, so even a mistake in a query could change
   nothing.
 

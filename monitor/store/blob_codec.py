@@ -2,8 +2,8 @@
 when that is smaller), and decompressing and verifying a chain of deltas read back.
 
 monitor/store/blobs.py stores and reads blobs through SQLAlchemy; the plain-SQLite reads and writes of
-monitor/store/plain_sqlite.py use this module alone, so that they never import SQLAlchemy (about 0.2 s of
-CPU).
+monitor/store/plain_sqlite.py and monitor/store/reporting.py use this module alone, so that a process
+checking and reporting changed articles on a SQLite store never imports SQLAlchemy (about 0.2 s of CPU).
 monitor.store.blobs re-exports everything here, and its docstring tells how blobs are stored.
 """
 

@@ -11,7 +11,7 @@ version's blobs. Through SQLAlchemy every transaction and statement of that cost
 SQLite takes to run it, most of the store's CPU besides compression, and importing SQLAlchemy costs each
 checking process about 0.2 s of CPU; so ``PlainSqlite`` does all of it, each write in a transaction of
 its own (BEGIN IMMEDIATE), and a process checking a SQLite store at the current revision never imports
-SQLAlchemy.
+SQLAlchemy. The report pages it then draws read through the same connection (monitor/store/reporting.py).
 ``SqlStore`` runs ``write_checks`` too, on the connection of its own write transaction, for a SQLite store
 opened without this connection (a new or just upgraded file).
 
@@ -41,7 +41,7 @@ from typing import Any
 
 from monitor.errors import StoreError
 from monitor.models import Validators, Version
-from monitor.store.blob_codec import CHAIN_LIMIT, DELTA_CODEC, Base, Blob, decode_chain, version_blobs
+from monitor.store.blob_codec import CHAIN_LIMIT, DELTA_CODEC, Base, Blob, BlobCache, decode_chain, version_blobs
 from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row, is_plain
 from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
 from monitor.store.sqlite_file import check_sqlite_file, configure_connection
@@ -114,11 +114,15 @@ def read_time(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def read_blob(conn: sqlite3.Connection, key: str) -> Base:
-    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it."""
+def read_blob(conn: sqlite3.Connection, key: str, cache: BlobCache | None = None) -> Base:
+    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it; ``cache``: the blobs already
+    decompressed in this transaction, which it gains those decompressed here."""
+    below = cache.get(key) if cache is not None else None
+    if below is not None:
+        return below
     rows = {sha256: (codec, base, data) for sha256, codec, base, data in
             conn.execute(_CHAIN, {"key": key, "delta": DELTA_CODEC, "limit": CHAIN_LIMIT})}
-    return decode_chain(key, rows, None)
+    return decode_chain(key, rows, cache)
 
 
 class PlainSqlite:
@@ -238,6 +242,13 @@ class PlainSqlite:
             if row is None:
                 return 0
             return int(conn.execute(_ARTICLES_WITH_VERSIONS, (row[0],)).fetchone()[0])
+
+    @contextmanager
+    def reading(self, action: str) -> Iterator[sqlite3.Connection]:
+        """A read transaction on this connection, for the report's reads (monitor/store/reporting.py);
+        a database error becomes a StoreError saying ``cannot {action}``."""
+        with self._transaction(action, "BEGIN") as conn:
+            yield conn
 
     def refuse_writes(self) -> None:
         """Make this connection read-only from now on (``PRAGMA query_only``): any write fails."""

@@ -4,9 +4,10 @@
 SQLAlchemy, either dialect), opened on first need; on a SQLite file at the current revision, everything a
 check asks goes through plain ``sqlite3`` instead (monitor/store/plain_sqlite.py): the states of its
 articles, their checks and new versions, a changed article's previous version and the version with its
-fingerprint, and the source's boilerplate. A checking process then never imports SQLAlchemy, and a
-changed article costs the store far less CPU. The other reads (``version``, ``history``, ``checks``, ...)
-and the modules that keep their own tables (``engine``) use SQLAlchemy.
+fingerprint, and the source's boilerplate. A checking process then never imports SQLAlchemy, nor does
+drawing the pages of the articles it changed (monitor/store/reporting.py reads through the same
+connection), and a changed article costs the store far less CPU. The other reads (``version``,
+``history``, ``checks``, ...) and the modules that keep their own tables (``engine``) use SQLAlchemy.
 
 Every ``record`` is one transaction: the check row, the article's new state, the version and its blobs
 are all committed or none is, so a process killed at any moment leaves only complete versions.
@@ -65,8 +66,8 @@ class Store:
     @property
     def plain_sqlite(self) -> PlainSqlite | None:
         """The plain-SQLite connection, if there is one (a SQLite file at the current revision) and the store
-        is open, for the calls that go around SQLAlchemy; None sends them to SQLAlchemy, which refuses them
-        on a closed store."""
+        is open, for the reads that go around SQLAlchemy (here, and monitor/store/reporting.py); None sends
+        them to SQLAlchemy, which refuses them on a closed store."""
         return None if self._closed else self._plain
 
     def __enter__(self) -> Store:
