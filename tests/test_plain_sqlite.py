@@ -422,9 +422,10 @@ def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:
         store.states(URLS)
 
 
-def test_an_unchanged_cycle_never_imports_sqlalchemy_nor_pydantic(site: Site, httpserver: HTTPServer,
-                                                                   tmp_path: Path) -> None:
-    """The point of the plain path: ``newsmon check`` of unchanged articles starts without SQLAlchemy (0.15 s)."""
+def test_an_unchanged_cycle_never_imports_sqlalchemy_pydantic_or_zstandard(site: Site, httpserver: HTTPServer,
+                                                                             tmp_path: Path) -> None:
+    """The point of the plain path: ``newsmon check`` of unchanged articles starts without SQLAlchemy (0.15 s),
+    nor zstandard (8 ms: no blob is read or written)."""
     for n in range(3):
         site.publish(f"/story-{n}", render_article_page(load_seed()))
     config = tmp_path / "config.yaml"
@@ -433,7 +434,8 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_nor_pydantic(site: Site, ht
                       + "".join(f"      - {httpserver.url_for(f'/story-{n}')}\n" for n in range(3)))
     script = ("import sys\nfrom monitor.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
               "    print('sqlalchemy imported:', 'sqlalchemy' in sys.modules, file=sys.stderr)\n"
-              "    print('pydantic imported:', 'pydantic' in sys.modules, file=sys.stderr)\n")
+              "    print('pydantic imported:', 'pydantic' in sys.modules, file=sys.stderr)\n"
+              "    print('zstandard imported:', 'zstandard' in sys.modules, file=sys.stderr)\n")
 
     def check() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", script, "check", "-c", str(config), "--format", "json"],
@@ -442,7 +444,7 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_nor_pydantic(site: Site, ht
     first, second = check(), check()
     assert first.stdout.count('"event": "new"') == 3 and "sqlalchemy imported: True" in first.stderr
     assert second.stdout.count('"event": "unchanged"') == 3, second.stderr
-    assert "sqlalchemy imported: False" in second.stderr
+    assert "sqlalchemy imported: False" in second.stderr and "zstandard imported: False" in second.stderr
     # Nor pydantic, at any run: the configuration is read without it, and typer is held below 0.29, which
     # imports it to parse a command line (pyproject.toml).
     assert "pydantic imported: False" in first.stderr and "pydantic imported: False" in second.stderr

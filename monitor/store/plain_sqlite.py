@@ -37,14 +37,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import StoreError
 from monitor.models import Validators, Version
-from monitor.store.blob_codec import CHAIN_LIMIT, DELTA_CODEC, Base, Blob, BlobCache, decode_chain, version_blobs
 from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row, is_plain
 from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
 from monitor.store.sqlite_file import check_sqlite_file, configure_connection
+
+# monitor.store.blob_codec is imported where blobs are made or read, not here: zstandard costs about 8 ms of
+# CPU to import, and a cycle of unchanged articles never touches a blob.
+if TYPE_CHECKING:
+    from monitor.store.blob_codec import Base, Blob, BlobCache
 
 _PREFIX = "sqlite:///"
 
@@ -117,6 +121,8 @@ def read_time(value: str) -> datetime:
 def read_blob(conn: sqlite3.Connection, key: str, cache: BlobCache | None = None) -> Base:
     """A blob decompressed, with its depth, as ``blobs.get_base`` reads it; ``cache``: the blobs already
     decompressed in this transaction, which it gains those decompressed here."""
+    from monitor.store.blob_codec import CHAIN_LIMIT, DELTA_CODEC, decode_chain
+
     below = cache.get(key) if cache is not None else None
     if below is not None:
         return below
@@ -216,9 +222,13 @@ class PlainSqlite:
         """``Store.record_many`` of validated items, as ``SqlStore.record_many`` does it on SQLite: the blobs
         of new versions compressed against the latest ones (read first, in a transaction of their own, to
         keep the write short), then every row in one write transaction (``write_checks``)."""
-        bases = self.bases([item.url for item in items if item.new_version is not None])
-        blobs = {i: version_blobs(item.new_version, bases.get(item.url))
-                 for i, item in enumerate(items) if item.new_version is not None}
+        blobs: dict[int, tuple[Blob, Blob]] = {}
+        if any(item.new_version is not None for item in items):
+            from monitor.store.blob_codec import version_blobs
+
+            bases = self.bases([item.url for item in items if item.new_version is not None])
+            blobs = {i: version_blobs(item.new_version, bases.get(item.url))
+                     for i, item in enumerate(items) if item.new_version is not None}
         sources = dict(self._source_ids)     # kept only once this transaction commits
         with self._transaction("record checks", "BEGIN IMMEDIATE") as conn:
             numbers = write_checks(conn, items, blobs, sources)

@@ -5,8 +5,9 @@ stored versions (milliseconds each), so a better differ improves old reports too
 tell, the checks table does: a take-down (``removed``) and a return (``restored``) are check outcomes,
 and the check that wrote a version says whether it was a ``restored`` one.
 
-Like ``scheduling.py``, this module reads the store's tables itself and leaves store.py alone; unlike it,
-it never writes (learned boilerplate is read from ``source_boilerplate`` as it stands, not learned anew).
+Like ``scheduling.py``, this module reads the store's tables itself, through the store's connections
+(``Store.engine``, ``Store.plain_sqlite``), and leaves store.py's calls alone; unlike it, it never writes
+(learned boilerplate is read from ``source_boilerplate`` as it stands, not learned anew).
 
 A checking process draws the pages of the articles it changed (``site.draw_article_pages``): on a SQLite
 store at the current revision, the reads that takes (``changed_article_stamps``, ``boilerplate_keys``,
