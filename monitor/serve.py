@@ -10,12 +10,15 @@ Read-only by construction:
   article text is only ever a template variable, never a template.
 - Every response, errors included, carries ``SECURITY_HEADERS``: a Content-Security-Policy that lets nothing
   run or load (forms may only go back to this server, for the search), nosniff and no referrer.
-- Each transaction on the store is made read-only (``PRAGMA query_only`` on SQLite, ``SET TRANSACTION READ
-  ONLY`` on PostgreSQL), so even a mistake in a query could change nothing.
+- The store is made read-only (``Store.refuse_writes``) before any page is drawn: ``PRAGMA query_only`` on
+  SQLite, on the plain connection that some reads take (monitor/store/reporting.py) as on the engine's,
+  ``SET TRANSACTION READ ONLY`` on each PostgreSQL transaction, so even a mistake in a query could change
+  nothing.
 
 One store is shared by the request threads behind a lock: SQLAlchemy's pool hands each thread its own
-connection for a SQLite file, but an in-memory database is one shared connection (``StaticPool``), and the
-lock keeps both cases safe. A local viewer does not need parallel queries.
+connection for a SQLite file, but an in-memory database is one shared connection (``StaticPool``), as is
+the store's plain-SQLite connection, and the lock keeps every case safe. A local viewer does not need
+parallel queries.
 """
 
 from __future__ import annotations
@@ -31,9 +34,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
-
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
 
 from .check import utc_now
 from .errors import MonitorError
@@ -100,7 +100,7 @@ class Viewer:
         # Each changed article's changes, kept while its stamp and its source's boilerplate hold: a list page
         # must not diff every version of every article at each request (monitor.report.site_cache's rule).
         self._changes: dict[str, tuple[tuple[ArticleStamp, str], tuple[Change, ...]]] = {}
-        _read_only(store)
+        store.refuse_writes()
 
     def page(self, path: str, query: str) -> Page:
         for pattern, handler in ROUTES:
@@ -197,15 +197,6 @@ ROUTES: tuple[tuple[re.Pattern[str], Callable[[Viewer, re.Match[str], str], Page
     (re.compile(r"/articles/([0-9a-f]{16})(?:-v([0-9]{1,9}))?\.html"), Viewer.article_page),
     (re.compile(r"/search"), Viewer.search),
 )
-
-
-def _read_only(store: Store) -> None:
-    """Make every transaction of ``store`` read-only (after the store's own BEGIN, registered before)."""
-    statement = ("PRAGMA query_only=ON" if store.engine.dialect.name == "sqlite" else "SET TRANSACTION READ ONLY")
-
-    @event.listens_for(store.engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql(statement)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -12,8 +12,7 @@ from test_store import URL, check, count, new_version, revise, seed_document
 
 from monitor.errors import StoreError
 from monitor.models import Document
-from monitor.store import Store
-from monitor.store import blobs as blob_module
+from monitor.store import Store, blob_codec
 from monitor.store.blobs import CODEC, DELTA_CODEC, MAX_DEPTH, Base, Blob, get_blob, put_blobs, sha256_hex
 from monitor.store.schema import blobs, versions
 
@@ -134,13 +133,13 @@ def test_a_delta_on_a_base_that_is_not_stored_is_refused(store: Store) -> None:
 def test_one_transaction_decompresses_each_blob_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     docs = record_revisions(store, MAX_DEPTH + 1)
     calls: list[str] = []
-    decompress = blob_module._decompress
+    decompress = blob_codec._decompress
 
     def counting(key: str, data: bytes, base: bytes | None) -> bytes:
         calls.append(key)
         return decompress(key, data, base)
 
-    monkeypatch.setattr(blob_module, "_decompress", counting)
+    monkeypatch.setattr(blob_codec, "_decompress", counting)
     keys = text_keys(store)
     with store.engine.begin() as conn:
         # Newest first: the first read walks the whole chain, the others find their blob in the cache.
@@ -155,7 +154,7 @@ def test_a_chain_longer_than_any_written_is_refused(store: Store) -> None:
     # Depth 0 given for every base: the chain grows past anything Blob.of would write from real depths.
     raw, base = b"budget line 0 " * 40, None
     with store.engine.begin() as conn:
-        for n in range(blob_module.CHAIN_LIMIT + 2):
+        for n in range(blob_codec.CHAIN_LIMIT + 2):
             blob = Blob.of(raw, base)
             put_blobs(conn, [blob])
             base, raw = Base(blob.sha256, raw, 0), raw + f" line {n}".encode()

@@ -29,7 +29,6 @@ from pathlib import Path
 import pytest
 import zstandard
 from sqlalchemy import create_engine, select
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
@@ -153,7 +152,8 @@ def newsmon(config: Path, *args: str) -> list[str]:
 # Runs newsmon, which SIGKILLs itself at the n-th version it writes: "uncommitted" inside the transaction
 # (the version's rows written, COMMIT not yet sent), "committed" right after COMMIT, before the event is
 # printed. These two moments are microseconds wide; random kills rarely hit them. A check's rows are
-# written by SqlStore._write on PostgreSQL, by plain_sqlite._write (in SqlStore's transaction) on SQLite.
+# written by SqlStore._write on PostgreSQL, by plain_sqlite._write on SQLite: in the transaction of
+# PlainSqlite.record_many, or of SqlStore.record_many while the store is new (the first run).
 SELF_KILL = """
 import os, signal, sys
 from monitor.cli import main
@@ -161,7 +161,8 @@ from monitor.store import plain_sqlite, sql_store
 
 moment, at = sys.argv[1], int(sys.argv[2])
 written = 0
-write, plain_write, record_many = sql_store.SqlStore._write, plain_sqlite._write, sql_store.SqlStore.record_many
+write, plain_write = sql_store.SqlStore._write, plain_sqlite._write
+record_many, plain_record_many = sql_store.SqlStore.record_many, plain_sqlite.PlainSqlite.record_many
 
 def die():
     sys.stdout.flush()
@@ -183,14 +184,17 @@ def counting_plain_write(conn, item, *rest):
     counted(item)
     return number
 
-def committing(self, items, *bases):
-    numbers = record_many(self, items, *bases)
-    if moment == "committed" and written == at:
-        die()
-    return numbers
+def committing(recording):
+    def committed(self, items):
+        numbers = recording(self, items)
+        if moment == "committed" and written == at:
+            die()
+        return numbers
+    return committed
 
-sql_store.SqlStore._write, sql_store.SqlStore.record_many = counting_write, committing
+sql_store.SqlStore._write, sql_store.SqlStore.record_many = counting_write, committing(record_many)
 plain_sqlite._write = counting_plain_write
+plain_sqlite.PlainSqlite.record_many = committing(plain_record_many)
 main(sys.argv[3:])
 """
 
@@ -566,12 +570,9 @@ def test_a_store_that_cannot_grow_fails_each_article_and_recovers(
         noise = random.Random(n).randbytes(6000).hex().encode()
         site._pages[(n, 1)] = article_page(n, 1).replace(b"</body>", b"<!-- " + noise + b" --></body>")
     with open_store(config.storage_url()) as store:
-        @sqlalchemy_event.listens_for(store.engine, "connect")
-        def no_growth(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-            pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
-            dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
-
-        store.engine.dispose()     # the pooled connection predates the limit
+        assert store.plain_sqlite is not None      # the connection a check of this store writes through
+        connection = store.plain_sqlite._connection
+        connection.execute(f"PRAGMA max_page_count = {connection.execute('PRAGMA page_count').fetchone()[0]}")
         events = list(check_articles(config, store, targets))
     assert [(e.event, e.error) for e in events] == [("error", "cannot record checks: database or disk is full")] * 6
     assert integrity(database) == "ok"

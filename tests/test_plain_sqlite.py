@@ -3,10 +3,12 @@ only for a database at the current revision, and a cycle of unchanged articles w
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,9 +22,12 @@ from monitor.demo.site import load_seed, render_article_page
 from monitor.errors import StoreError
 from monitor.models import Document, Validators
 from monitor.normalise import fingerprint
+from monitor.report.timeline import article_key
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
 from monitor.store.blobs import MAX_DEPTH
 from monitor.store.plain_sqlite import PlainSqlite, database_path
+from monitor.store.records import IN_CHUNK
+from monitor.store.reporting import article_histories, article_history, boilerplate_keys, changed_article_stamps
 from monitor.store.revision import TABLE_COLUMNS
 from monitor.store.schema import metadata
 
@@ -248,10 +253,12 @@ def test_any_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.Te
     """Versions (new ones, retries of the latest text, flips back), lines, plain checks, and articles not
     stored yet (article len(URLS)), mixed in batches: the plain path's rows and numbers are SQLAlchemy's."""
     folder = tmp_path_factory.mktemp("versions")
-    plain_path, sql_path = folder / "plain.db", folder / "sql.db"
+    plain_path, engine_path, sql_path = folder / "plain.db", folder / "engine.db", folder / "sql.db"
     urls = [*URLS, f"https://news.example/{len(URLS)}"]
     numbers = {}
-    for path, opened in ((plain_path, open_store), (sql_path, sqlalchemy_store)):
+    # The plain connection's own transactions; the engine's, with the rows written by write_checks on its
+    # connection (a SQLite store opened without the plain connection: new, just upgraded); SQLAlchemy's.
+    for path, opened in ((plain_path, open_store), (engine_path, Store), (sql_path, sqlalchemy_store)):
         with opened(seeded(path)) as store:
             assert (store._plain is not None) == (path == plain_path)
             numbers[path] = []
@@ -270,8 +277,142 @@ def test_any_checks_write_the_rows_sqlalchemy_writes(tmp_path_factory: pytest.Te
                             new_version=NewVersion(doc, f"<p>{revision}</p>".encode(), fingerprint(doc.title, doc.text),
                                                    when), line_keys=tuple(lines), body_sha256="b" * 64))
                 numbers[path].append(store.record_many(items))
-    assert numbers[plain_path] == numbers[sql_path]
+    assert numbers[plain_path] == numbers[engine_path] == numbers[sql_path]
+    assert all_rows(plain_path) == all_rows(engine_path) == all_rows(sql_path)
+
+
+LINES = [f"{n}" * 64 for n in range(1, 5)]
+SOURCES = ["source-0", "source-1", "a source never seen"]
+
+# One step of the test below: record a check of an article (with a version or not, with lines), or learn a
+# source's boilerplate with some thresholds.
+learning_steps = st.one_of(
+    st.tuples(st.just("record"), st.integers(0, len(URLS)), st.none() | st.integers(0, 3),
+              st.lists(st.sampled_from(LINES), max_size=4)),
+    st.tuples(st.just("learn"), st.sampled_from(SOURCES), st.integers(1, 4), st.integers(0, 100)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.lists(learning_steps, min_size=1, max_size=12))
+def test_boilerplate_learning_is_sqlalchemys(tmp_path_factory: pytest.TempPathFactory, steps: list[tuple]) -> None:
+    """What ``boilerplate`` learns and returns, and ``articles_with_versions``, on lines recorded for any
+    articles (new ones among them), with or without versions: the same on the plain path as through
+    SQLAlchemy, and the same rows written."""
+    folder = tmp_path_factory.mktemp("boilerplate")
+    plain_path, sql_path = folder / "plain.db", folder / "sql.db"
+    urls = [*URLS, f"https://news.example/{len(URLS)}"]
+    results = {}
+    for path, opened in ((plain_path, open_store), (sql_path, sqlalchemy_store)):
+        with opened(seeded(path)) as store:
+            assert (store._plain is not None) == (path == plain_path)
+            results[path] = []
+            for minutes, step in enumerate(steps):
+                if step[0] == "record":
+                    _, n, revision, lines = step
+                    if revision is None:
+                        item = RecordItem(urls[n], f"source-{n % 2}", CheckRecord(T0, "unchanged", 304),
+                                          line_keys=tuple(lines))
+                    else:
+                        item = replace(version_item(n % len(URLS), revision, minutes, tuple(lines)), url=urls[n])
+                    store.record_many([item])
+                else:
+                    _, source, min_articles, min_percent = step
+                    results[path].append((store.boilerplate(source, min_articles=min_articles,
+                                                            min_percent=min_percent),
+                                          store.articles_with_versions(source)))
+    assert results[plain_path] == results[sql_path]
     assert all_rows(plain_path) == all_rows(sql_path)
+
+
+def test_a_line_in_exactly_its_share_of_articles_is_learned(tmp_path: Path) -> None:
+    """The share is compared in integers on both paths: 3 of 15 articles is 20%, which 0.2 * 15 in floating
+    point (3.0000000000000004) would miss."""
+    url = f"sqlite:///{tmp_path / 'newsmon.db'}"
+    with open_store(url) as store:
+        for n in range(15):
+            store.record_many([replace(version_item(0, 1, n, (LINES[0],) if n < 3 else ()),
+                                       url=f"https://news.example/share/{n}", source="share")])
+    with open_store(url) as plain, sqlalchemy_store(url) as sql:
+        assert plain._plain is not None
+        assert plain.articles_with_versions("share") == sql.articles_with_versions("share") == 15
+        assert plain.boilerplate("share", min_articles=3, min_percent=21) == frozenset()
+        assert sql.boilerplate("share", min_articles=3, min_percent=21) == frozenset()
+        assert plain.boilerplate("share", min_articles=3, min_percent=20) == frozenset({LINES[0]})
+        assert sql.boilerplate("share", min_articles=3, min_percent=20) == frozenset({LINES[0]})
+
+
+# One check of the test below: (article, its outcome, the revision of its text, minutes after the last check).
+# "modified" and "restored" store a version of that revision, "returned" is a restored check of the text
+# already stored.
+history_checks = st.tuples(st.integers(0, len(URLS) - 1),
+                           st.sampled_from(["modified", "removed", "restored", "returned", "unchanged"]),
+                           st.integers(0, 3), st.integers(0, 30))
+
+
+def recorded(store: Store, checks: list[tuple[int, str, int, int]]) -> None:
+    """Record ``checks`` (see history_checks), each version with the line of its revision; then learn every
+    source's boilerplate, so that some is stored."""
+    elapsed = 0
+    for n, outcome, revision, minutes in checks:
+        elapsed += minutes
+        when = T0 + timedelta(minutes=elapsed)
+        if outcome in ("modified", "restored"):
+            item = version_item(n, revision, elapsed, (LINES[revision],))
+            item = replace(item, check=replace(item.check, outcome=outcome))
+        else:
+            item = RecordItem(URLS[n], f"source-{n % 2}", CheckRecord(when, outcome.replace("returned", "restored"),
+                                                                       404 if outcome == "removed" else 200),
+                              gone=outcome == "removed")
+        store.record_many([item])
+    for source in SOURCES:
+        store.boilerplate(source, min_articles=1, min_percent=0)
+
+
+def assert_same_reads(plain: Store, sql: Store, urls: list[str], since: datetime | None) -> None:
+    assert plain.plain_sqlite is not None and sql.plain_sqlite is None
+    for wanted in (None, urls):
+        assert changed_article_stamps(plain, since, wanted) == changed_article_stamps(sql, since, wanted)
+    assert list(article_histories(plain, urls).items()) == list(article_histories(sql, urls).items())
+    for url in urls:
+        assert article_history(plain, url) == article_history(sql, url)
+    for source in SOURCES:
+        assert boilerplate_keys(plain, source) == boilerplate_keys(sql, source)
+
+
+@settings(max_examples=25, deadline=None)
+@given(checks=st.lists(history_checks, max_size=20), since=st.none() | st.integers(0, 300),
+       picked=st.lists(st.integers(0, len(URLS)), max_size=6))
+def test_the_reports_reads_are_sqlalchemys(tmp_path_factory: pytest.TempPathFactory,
+                                           checks: list[tuple[int, str, int, int]], since: int | None,
+                                           picked: list[int]) -> None:
+    """What a checking process reads to draw its changed articles' pages (monitor.report.site): stamps,
+    histories (versions with their texts, the outcomes that wrote them, take-downs and returns) and the
+    learned boilerplate, read in plain SQL as through SQLAlchemy, order included."""
+    url = seeded(tmp_path_factory.mktemp("history") / "newsmon.db")
+    with open_store(url) as store:
+        recorded(store, checks)
+    urls = [URLS[i] if i < len(URLS) else "https://news.example/unknown" for i in picked]
+    with open_store(url) as plain, Store(url) as sql:
+        assert_same_reads(plain, sql, urls, None if since is None else T0 + timedelta(minutes=since))
+
+
+def test_long_histories_and_many_urls_read_the_same(tmp_path: Path) -> None:
+    """Chains of deltas past a keyframe, a flip back to an older text (one blob for two versions), and more
+    URLs than one IN list holds (IN_CHUNK: read in chunks, then ordered again)."""
+    url = seeded(tmp_path / "newsmon.db")
+    checks = [(2, "modified", revision % 3 + 1, 5) for revision in range(MAX_DEPTH + 3)]
+    checks += [(1, "modified", 1, 1), (1, "removed", 0, 1), (1, "restored", 0, 1), (3, "returned", 0, 1)]
+    with open_store(url) as store:
+        recorded(store, checks)
+    many = [*reversed(URLS), *(f"https://news.example/unknown/{n}" for n in range(IN_CHUNK))]
+    with open_store(url) as plain, Store(url) as sql:
+        assert_same_reads(plain, sql, many, None)
+        assert_same_reads(plain, sql, many, T0 + timedelta(minutes=20))
+        assert_same_reads(plain, sql, many, T0 + timedelta(minutes=58))    # article 1 restored exactly then
+        assert [stamp.url for stamp in changed_article_stamps(plain, urls=many)] == URLS[1:]
+        history = article_history(plain, URLS[2])
+        assert history is not None and len(history.versions) == MAX_DEPTH + 4
+        assert history.versions[1].text == history.versions[4].text     # revision 1, then again after 2 and 3
 
 
 def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:
@@ -281,9 +422,10 @@ def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:
         store.states(URLS)
 
 
-def test_an_unchanged_cycle_never_imports_sqlalchemy_nor_pydantic(site: Site, httpserver: HTTPServer,
-                                                                   tmp_path: Path) -> None:
-    """The point of the plain path: ``newsmon check`` of unchanged articles starts without SQLAlchemy (0.15 s)."""
+def test_an_unchanged_cycle_never_imports_sqlalchemy_pydantic_or_zstandard(site: Site, httpserver: HTTPServer,
+                                                                             tmp_path: Path) -> None:
+    """The point of the plain path: ``newsmon check`` of unchanged articles starts without SQLAlchemy (0.15 s),
+    nor zstandard (8 ms: no blob is read or written)."""
     for n in range(3):
         site.publish(f"/story-{n}", render_article_page(load_seed()))
     config = tmp_path / "config.yaml"
@@ -292,7 +434,8 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_nor_pydantic(site: Site, ht
                       + "".join(f"      - {httpserver.url_for(f'/story-{n}')}\n" for n in range(3)))
     script = ("import sys\nfrom monitor.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
               "    print('sqlalchemy imported:', 'sqlalchemy' in sys.modules, file=sys.stderr)\n"
-              "    print('pydantic imported:', 'pydantic' in sys.modules, file=sys.stderr)\n")
+              "    print('pydantic imported:', 'pydantic' in sys.modules, file=sys.stderr)\n"
+              "    print('zstandard imported:', 'zstandard' in sys.modules, file=sys.stderr)\n")
 
     def check() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", script, "check", "-c", str(config), "--format", "json"],
@@ -301,7 +444,56 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_nor_pydantic(site: Site, ht
     first, second = check(), check()
     assert first.stdout.count('"event": "new"') == 3 and "sqlalchemy imported: True" in first.stderr
     assert second.stdout.count('"event": "unchanged"') == 3, second.stderr
-    assert "sqlalchemy imported: False" in second.stderr
+    assert "sqlalchemy imported: False" in second.stderr and "zstandard imported: False" in second.stderr
     # Nor pydantic, at any run: the configuration is read without it, and typer is held below 0.29, which
     # imports it to parse a command line (pyproject.toml).
     assert "pydantic imported: False" in first.stderr and "pydantic imported: False" in second.stderr
+
+
+def test_a_changed_article_is_checked_and_drawn_without_sqlalchemy(site: Site, httpserver: HTTPServer,
+                                                                   tmp_path: Path) -> None:
+    """What each checking process of a split ``newsmon check`` does (monitor.check_processes): check its
+    share, then draw the report pages of the articles it changed (cli._draw_changed_pages). On a SQLite
+    store, with a change to extract, diff, store and draw, and boilerplate to learn, SQLAlchemy is never
+    imported."""
+    seed = load_seed()
+
+    def page(n: int, casualties: int) -> str:
+        # Each article its own text, and one line they all share: boilerplate, learned at the second check.
+        paragraphs = [f"Report {n}: {p}" for p in seed.paragraphs] + ["Subscribe to The Daily Ledger today."]
+        paragraphs[0] += f" At least {casualties:,} were killed, officials said."
+        return render_article_page(replace(seed, title=f"{seed.title} ({n})", paragraphs=tuple(paragraphs)))
+
+    for n in range(3):
+        site.publish(f"/story-{n}", page(n, 1000))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage: {tmp_path / 'snapshots'}/\nreports: {tmp_path / 'reports'}/\nsources:\n"
+                      "  - name: local\n    urls:\n"
+                      + "".join(f"      - {httpserver.url_for(f'/story-{n}')}\n" for n in range(3)))
+    script = ("import json, sys\nfrom monitor.check import check_articles\n"
+              "from monitor.cli import _draw_changed_pages\nfrom monitor.config import load_config\n"
+              "from monitor.store import open_store\n"
+              "config = load_config(sys.argv[1])\n"
+              "with open_store(config.storage_url()) as store:\n"
+              "    events = list(check_articles(config, store, config.articles(), extract_workers=1))\n"
+              "    _draw_changed_pages(store, config, events)\n"
+              "print(json.dumps(sorted(e.event for e in events)))\n"
+              "print('sqlalchemy imported:', 'sqlalchemy' in sys.modules)\n")
+
+    def check() -> list[str]:
+        run = subprocess.run([sys.executable, "-c", script, str(config)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        events, imported = run.stdout.splitlines()
+        return [*json.loads(events), imported]
+
+    assert check() == ["new", "new", "new", "sqlalchemy imported: True"]        # a new store: created by SQLAlchemy
+    site.publish("/story-1", page(1, 1500))
+    assert check() == ["modified", "unchanged", "unchanged", "sqlalchemy imported: False"]
+    database = tmp_path / "snapshots" / "newsmon.db"
+    with closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("SELECT count(*) FROM source_boilerplate").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM versions").fetchone() == (4,)
+    key = article_key(httpserver.url_for("/story-1"))
+    drawn = (tmp_path / "reports" / "articles" / f"{key}.html").read_text(encoding="utf-8")
+    assert "<del>1,000</del><ins>1,500</ins>" in drawn
+    assert (tmp_path / "reports" / "articles" / f"{key}-v2.html").exists()

@@ -22,9 +22,10 @@ from test_report_site import OUR_TAGS, T0, assert_inert_html, build_checked_site
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.errors import StoreError
 from monitor.report.timeline import article_key, source_slug
 from monitor.serve import CSP, DEFAULT_HOST, ViewerServer, make_server
-from monitor.store import Store, open_store
+from monitor.store import CheckRecord, Store, open_store
 
 SCRIPT_TITLE = "<script>alert(1)</script>"
 SCRIPT_URL = "https://example.com/quake"
@@ -202,6 +203,20 @@ def test_a_missing_version_is_404(served: Served) -> None:
 
 
 def test_the_viewer_cannot_write(served: Served) -> None:
-    """The server's own store refuses writes: every transaction it opens is read-only."""
-    with pytest.raises(Exception, match="readonly|read-only|query_only|attempt to write"):
-        record(served.server.viewer.store, "https://example.com/new", "wire", "New", "Text.", T0)
+    """The server's own store refuses writes: every transaction it opens is read-only, on its plain-SQLite
+    connection (which some of the report's reads take) as on its engine."""
+    store = served.server.viewer.store
+    assert store.plain_sqlite is not None
+    refused = "cannot .*: attempt to write a readonly database"
+    with pytest.raises(StoreError, match=refused):
+        record(store, "https://example.com/new", "wire", "New", "Text.", T0)
+    with pytest.raises(StoreError, match=refused):
+        store.record(served.url, "wire", CheckRecord(T0, "unchanged", 304))
+    with pytest.raises(StoreError, match=refused):
+        store.record(served.url, "wire", CheckRecord(T0, "unchanged", 200), line_keys=["a" * 64])
+    with pytest.raises(StoreError, match=refused):
+        store.boilerplate("wire", min_articles=1, min_percent=1)
+    with pytest.raises(Exception, match="attempt to write a readonly database"), store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM checks")
+    with open_store(store.engine.url.render_as_string()) as other:
+        assert [c.outcome for c in other.checks(served.url)] == ["modified", "new"]

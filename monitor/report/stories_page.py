@@ -18,17 +18,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from ..figure_ledger import Quantity, Reading, tracked_quantities
 from ..store import Store
 from ..store.reporting import changed_article_stamps
-from ..stories import Story, list_stories
 from .charts import _number
 from .render import render, utc_time
 from .timeline import article_key
+
+if TYPE_CHECKING:
+    from ..figure_ledger import Quantity, Reading
+    from ..stories import Story
 
 __all__ = ["StoryChart", "story_chart", "story_file", "write_story_pages"]
 
@@ -258,6 +260,11 @@ def write_story_pages(store: Store, write: Any, generated_at: datetime, *, since
     ``write`` is the site's page writer (``site.PageWriter``); ``since`` is the site's window, used only to
     know which articles have a page of their own in the site (those with a change in the window).
     Reads only: call ``refresh_stories`` elsewhere (the check and the daemon do)."""
+    # Imported here: the story tables are read through SQLAlchemy, which a checking process that imports
+    # the site's modules to draw its changed articles' pages (site.draw_article_pages) must not import.
+    from ..figure_ledger import tracked_quantities
+    from ..stories import list_stories
+
     stories = list_stories(store)
     by_story: dict[int, list[Quantity]] = defaultdict(list)
     for q in tracked_quantities(store):           # every story of two articles or more, discrepancies first

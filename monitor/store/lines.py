@@ -4,6 +4,10 @@ A check hands the store the keys of the short paragraphs ("lines") of the page i
 kept once per line and article (``source_lines``). A line found in at least ``min_articles`` distinct
 articles of a source, and in at least ``min_percent`` per cent of the source's articles that have a
 version, is boilerplate. Once learned it stays learned (``source_boilerplate``).
+
+On a SQLite store at the current revision, ``Store`` learns and counts with the same statements in plain
+SQL (monitor/store/plain_sqlite.py); a change here is made there too, and tests/test_plain_sqlite.py holds
+the two to the same rows.
 """
 
 from __future__ import annotations

@@ -6,17 +6,23 @@ more than checking a thousand unchanged articles, so ``PlainSqlite`` does these 
 own, and ``monitor.store.Store`` opens its SQLAlchemy engine only when anything else is asked of it.
 
 A changed article costs more: its previous version and whether its new text is an older version's are
-read, then its check is written with the new version's blobs. Through SQLAlchemy every transaction and
-statement of that cost about ten times what SQLite takes to run it, most of the store's CPU besides
-compression, so ``PlainSqlite`` does the reads too, and ``write_checks`` writes the rows of any check in
-plain SQL. ``SqlStore`` runs ``write_checks`` on the connection of its own write transaction, not here:
-writes stay in the engine's transactions, with whatever its users hooked on them (the viewer's read-only
-transactions, monitor/serve.py).
+read, its source's boilerplate is learned (once per run), then its check is written with the new
+version's blobs. Through SQLAlchemy every transaction and statement of that cost about ten times what
+SQLite takes to run it, most of the store's CPU besides compression, and importing SQLAlchemy costs each
+checking process about 0.2 s of CPU; so ``PlainSqlite`` does all of it, each write in a transaction of
+its own (BEGIN IMMEDIATE), and a process checking a SQLite store at the current revision never imports
+SQLAlchemy. The report pages it then draws read through the same connection (monitor/store/reporting.py).
+``SqlStore`` runs ``write_checks`` too, on the connection of its own write transaction, for a SQLite store
+opened without this connection (a new or just upgraded file).
 
-The statements mean exactly what ``monitor.store.sql_store`` does for the same calls, in the same order,
-values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO text with a space and
-microseconds); blobs are made and read by monitor/store/blobs.py for both. tests/test_plain_sqlite.py
-holds the two to the same rows, and tests/test_store.py runs on a store opened each way.
+Nothing else hooks the engine's transactions but ``newsmon serve``, which makes every transaction of its
+store read-only; ``refuse_writes`` does the same here, so its guarantee covers this connection as well.
+
+The statements mean exactly what ``monitor.store.sql_store`` and ``monitor.store.lines`` do for the same
+calls, in the same order, values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO
+text with a space and microseconds); blobs are made and decoded by monitor/store/blob_codec.py for both.
+tests/test_plain_sqlite.py holds the two to the same rows and results, and tests/test_store.py runs on a
+store opened each way.
 
 Only an existing file at the current revision is opened here; anything else (a new, older, foreign or
 damaged database, PostgreSQL, a URL with options) is left to the full open, which creates, upgrades or
@@ -39,8 +45,10 @@ from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_ch
 from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
 from monitor.store.sqlite_file import check_sqlite_file, configure_connection
 
+# monitor.store.blob_codec is imported where blobs are made or read, not here: zstandard costs about 8 ms of
+# CPU to import, and a cycle of unchanged articles never touches a blob.
 if TYPE_CHECKING:
-    from monitor.store.blobs import Base, Blob
+    from monitor.store.blob_codec import Base, Blob, BlobCache
 
 _PREFIX = "sqlite:///"
 
@@ -60,6 +68,16 @@ _CHAIN = ("WITH RECURSIVE chain(sha256, codec, base, data, hop) AS ("
           "UNION ALL SELECT b.sha256, b.codec, b.base, b.data, chain.hop + 1 FROM blobs AS b "
           "JOIN chain ON b.sha256 = chain.base WHERE chain.codec = :delta AND chain.hop < :limit) "
           "SELECT sha256, codec, base, data FROM chain")
+# Boilerplate learning, as monitor.store.lines makes it (its _SOURCE_ID, _learn_statement, _LEARNED and
+# _ARTICLES_WITH_VERSIONS): the share compared in integers, see _learn_statement.
+_SOURCE_ID = "SELECT id FROM sources WHERE name = ?"
+_ARTICLES_WITH_VERSIONS = "SELECT count(*) FROM articles WHERE source_id = ? AND latest_version IS NOT NULL"
+_LEARN_BOILERPLATE = ("INSERT INTO source_boilerplate (source_id, line_key) SELECT source_id, line_key "
+                      "FROM source_lines WHERE source_id = :source_id GROUP BY source_id, line_key "
+                      "HAVING count(*) >= :min_articles AND count(*) * 100 >= (SELECT count(*) FROM articles "
+                      "WHERE source_id = :source_id AND latest_version IS NOT NULL) * :min_percent "
+                      "ON CONFLICT (source_id, line_key) DO NOTHING")
+_LEARNED = "SELECT line_key FROM source_boilerplate WHERE source_id = ?"
 # A check's writes, as SqlStore makes them (its _LOCK_ARTICLE, insert_ignore of the article, the lines and
 # the blobs, _INSERT_VERSION).
 _ARTICLE = "SELECT id, latest_version, fingerprint, failures FROM articles WHERE url = ?"
@@ -95,23 +113,26 @@ def sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _read_time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+def read_time(value: str) -> datetime:
+    """A datetime as ``sqlite_time`` stores it, aware again, as SQLAlchemy reads UTCDateTime."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _base(conn: sqlite3.Connection, key: str) -> Base:
-    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it. monitor.store.blobs is imported
-    here, not at the top: it imports SQLAlchemy, which a cycle of unchanged articles must not (one with a
-    change imports it anyway: its checker readies the store's engine for the report)."""
-    from monitor.store.blobs import CHAIN_LIMIT, DELTA_CODEC, decode_chain
+def read_blob(conn: sqlite3.Connection, key: str, cache: BlobCache | None = None) -> Base:
+    """A blob decompressed, with its depth, as ``blobs.get_base`` reads it; ``cache``: the blobs already
+    decompressed in this transaction, which it gains those decompressed here."""
+    from monitor.store.blob_codec import CHAIN_LIMIT, DELTA_CODEC, decode_chain
 
+    below = cache.get(key) if cache is not None else None
+    if below is not None:
+        return below
     rows = {sha256: (codec, base, data) for sha256, codec, base, data in
             conn.execute(_CHAIN, {"key": key, "delta": DELTA_CODEC, "limit": CHAIN_LIMIT})}
-    return decode_chain(key, rows, None)
+    return decode_chain(key, rows, cache)
 
 
 class PlainSqlite:
-    """One connection to a SQLite store at the current revision: states, plain checks, a changed article's reads."""
+    """One connection to a SQLite store at the current revision: what a check reads and writes."""
 
     def __init__(self, connection: sqlite3.Connection, where: str) -> None:
         self._connection = connection
@@ -160,7 +181,8 @@ class PlainSqlite:
                     found[url] = ArticleState(
                         url=url, source=source, latest_version=latest, fingerprint=fingerprint,
                         validators=Validators(etag=etag, last_modified=last_modified), gone=bool(gone),
-                        body_sha256=body, last_checked=_read_time(checked), pending_fingerprint=pending)
+                        body_sha256=body, last_checked=None if checked is None else read_time(checked),
+                        pending_fingerprint=pending)
         return found
 
     def latest_version(self, url: str) -> Version | None:
@@ -170,8 +192,8 @@ class PlainSqlite:
             if row is None:
                 return None
             number, created_at, title, byline, published, modified, final_url, fingerprint, text_blob, html_blob = row
-            return Version(url=url, number=number, created_at=datetime.fromisoformat(created_at).replace(tzinfo=UTC),
-                           title=title, text=_base(conn, text_blob).raw.decode("utf-8"), byline=byline,
+            return Version(url=url, number=number, created_at=read_time(created_at),
+                           title=title, text=read_blob(conn, text_blob).raw.decode("utf-8"), byline=byline,
                            published=published, modified=modified, final_url=final_url, html_sha256=html_blob,
                            text_sha256=fingerprint)
 
@@ -196,21 +218,52 @@ class PlainSqlite:
                     found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
         return found
 
-    def record_plain(self, items: Sequence[RecordItem]) -> bool:
-        """Write plain checks (``records.is_plain``, validated) in one transaction, as ``SqlStore.record_many``
-        does. Returns False, having written nothing, when an item's article is not stored yet (its row is
-        made by the full path)."""
-        urls = list(dict.fromkeys(item.url for item in items))
+    def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
+        """``Store.record_many`` of validated items, as ``SqlStore.record_many`` does it on SQLite: the blobs
+        of new versions compressed against the latest ones (read first, in a transaction of their own, to
+        keep the write short), then every row in one write transaction (``write_checks``)."""
+        blobs: dict[int, tuple[Blob, Blob]] = {}
+        if any(item.new_version is not None for item in items):
+            from monitor.store.blob_codec import version_blobs
+
+            bases = self.bases([item.url for item in items if item.new_version is not None])
+            blobs = {i: version_blobs(item.new_version, bases.get(item.url))
+                     for i, item in enumerate(items) if item.new_version is not None}
+        sources = dict(self._source_ids)     # kept only once this transaction commits
         with self._transaction("record checks", "BEGIN IMMEDIATE") as conn:
-            ids = _article_ids(conn, urls)
-            if len(ids) < len(urls):
-                return False
-            sources = dict(self._source_ids)     # kept only once this transaction commits
-            for name in {item.source for item in items}:
-                _source_id(conn, name, sources)
-            _write_plain(conn, [(ids[item.url], item) for item in items], sources)
+            numbers = write_checks(conn, items, blobs, sources)
         self._source_ids = sources
-        return True
+        return numbers
+
+    def boilerplate(self, source: str, min_articles: int, min_percent: int) -> frozenset[str]:
+        """``Store.boilerplate``: the statements of ``lines.learn_boilerplate``, in a write transaction."""
+        with self._transaction(f"learn the boilerplate of source {source!r}", "BEGIN IMMEDIATE") as conn:
+            row = conn.execute(_SOURCE_ID, (source,)).fetchone()
+            if row is None:
+                return frozenset()
+            conn.execute(_LEARN_BOILERPLATE, {"source_id": row[0], "min_articles": min_articles,
+                                              "min_percent": min_percent})
+            return frozenset(key for (key,) in conn.execute(_LEARNED, (row[0],)))
+
+    def articles_with_versions(self, source: str) -> int:
+        """``Store.articles_with_versions``."""
+        with self._transaction(f"count the articles of source {source!r}", "BEGIN") as conn:
+            row = conn.execute(_SOURCE_ID, (source,)).fetchone()
+            if row is None:
+                return 0
+            return int(conn.execute(_ARTICLES_WITH_VERSIONS, (row[0],)).fetchone()[0])
+
+    @contextmanager
+    def reading(self, action: str) -> Iterator[sqlite3.Connection]:
+        """A read transaction on this connection, for the report's reads (monitor/store/reporting.py);
+        a database error becomes a StoreError saying ``cannot {action}``."""
+        with self._transaction(action, "BEGIN") as conn:
+            yield conn
+
+    def refuse_writes(self) -> None:
+        """Make this connection read-only from now on (``PRAGMA query_only``): any write fails."""
+        with self._lock:
+            self._connection.execute("PRAGMA query_only = ON")
 
     @contextmanager
     def _transaction(self, action: str, begin: str) -> Iterator[sqlite3.Connection]:
@@ -329,7 +382,7 @@ def _source_id(conn: sqlite3.Connection, name: str, sources: dict[str, int]) -> 
     """The source's id, its row made if new; ``sources`` keeps the ids known in this transaction."""
     if name not in sources:
         conn.execute("INSERT INTO sources (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
-        sources[name] = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()[0]
+        sources[name] = conn.execute(_SOURCE_ID, (name,)).fetchone()[0]
     return sources[name]
 
 
@@ -352,7 +405,7 @@ def _write_plain(conn: sqlite3.Connection, rows: Sequence[tuple[int, RecordItem]
 
 def _readable_base(conn: sqlite3.Connection, key: str) -> Base | None:
     try:
-        return _base(conn, key)
+        return read_blob(conn, key)
     except StoreError:
         return None
 

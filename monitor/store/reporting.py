@@ -5,29 +5,31 @@ stored versions (milliseconds each), so a better differ improves old reports too
 tell, the checks table does: a take-down (``removed``) and a return (``restored``) are check outcomes,
 and the check that wrote a version says whether it was a ``restored`` one.
 
-Like ``scheduling.py``, this module works over ``Store.engine`` and leaves store.py alone; unlike it, it
-never writes (learned boilerplate is read from ``source_boilerplate`` as it stands, not learned anew).
+Like ``scheduling.py``, this module reads the store's tables itself, through the store's connections
+(``Store.engine``, ``Store.plain_sqlite``), and leaves store.py's calls alone; unlike it, it never writes
+(learned boilerplate is read from ``source_boilerplate`` as it stands, not learned anew).
+
+A checking process draws the pages of the articles it changed (``site.draw_article_pages``): on a SQLite
+store at the current revision, the reads that takes (``changed_article_stamps``, ``boilerplate_keys``,
+``article_histories``) run in plain SQL on the store's own ``sqlite3`` connection (``Store.plain_sqlite``),
+so that process never imports SQLAlchemy (about 0.2 s of CPU). Everything else, and every read of
+PostgreSQL, goes through SQLAlchemy (monitor/store/reporting_sql.py, imported when first needed). The two
+give the same results (tests/test_plain_sqlite.py).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.elements import ColumnElement
-
-from monitor.errors import StoreError
 from monitor.models import Version
-from monitor.store.blobs import get_blob
+from monitor.store.blob_codec import BlobCache
+from monitor.store.plain_sqlite import read_blob, read_time, sqlite_time
 from monitor.store.records import IN_CHUNK
-from monitor.store.schema import articles, checks, source_boilerplate, sources, versions
 from monitor.store.store import Store
 
 __all__ = ["ArticleHistory", "ArticleMatch", "ArticleStamp", "CheckMark", "article_histories", "article_history",
@@ -67,25 +69,6 @@ class ArticleMatch:
     versions: int
 
 
-@contextmanager
-def _reading(store: Store, action: str) -> Iterator[Connection]:
-    try:
-        with store.engine.connect() as conn, conn.begin():
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot {action}: {getattr(exc, 'orig', None) or exc}") from exc
-
-
-def _changed(since: datetime | None) -> ColumnElement[bool]:
-    """Articles with a second or later version, or a removed/restored check, at or after ``since``."""
-    later_version = (select(versions.c.article_id).where(versions.c.number > 1))
-    status_check = select(checks.c.article_id).where(checks.c.outcome.in_(STATUS_OUTCOMES))
-    if since is not None:
-        later_version = later_version.where(versions.c.created_at >= since)
-        status_check = status_check.where(checks.c.checked_at >= since)
-    return or_(articles.c.id.in_(later_version), articles.c.id.in_(status_check))
-
-
 @dataclass(frozen=True)
 class ArticleStamp:
     """What changes whenever an article's report page would: a new version, a take-down or a return.
@@ -106,28 +89,30 @@ def changed_article_stamps(store: Store, since: datetime | None = None,
                            urls: Sequence[str] | None = None) -> list[ArticleStamp]:
     """Every article with a change at or after ``since`` (all time when None): a second or later version,
     or a removed/restored check; each with its stamp, ordered by URL. ``urls``: only those articles."""
-    status = (select(checks.c.article_id, func.count().label("n"), func.max(checks.c.checked_at).label("last"))
-              .where(checks.c.outcome.in_(STATUS_OUTCOMES)).group_by(checks.c.article_id).subquery())
-    query = (select(articles.c.url, sources.c.name, articles.c.latest_version, articles.c.fingerprint,
-                    articles.c.gone, status.c.n, status.c.last)
-             .join(sources, articles.c.source_id == sources.c.id)
-             .outerjoin(status, status.c.article_id == articles.c.id)
-             .where(_changed(since))
-             .order_by(articles.c.url))
+    plain = store.plain_sqlite
+    if plain is None:
+        from monitor.store import reporting_sql
+
+        return reporting_sql.changed_article_stamps(store, since, urls)
     wanted = [None] if urls is None else [list(urls[i:i + IN_CHUNK]) for i in range(0, len(urls), IN_CHUNK)]
-    with _reading(store, "read the changed articles' state") as conn:
-        rows = [r for chunk in wanted
-                for r in conn.execute(query if chunk is None else query.where(articles.c.url.in_(chunk)))]
+    with plain.reading("read the changed articles' state") as conn:
+        rows = [row for chunk in wanted for row in _changed_rows(conn, since, chunk)]
     if len(wanted) > 1:
-        rows.sort(key=lambda r: r.url)
-    return [ArticleStamp(url=r.url, source=r.name, latest_version=r.latest_version, fingerprint=r.fingerprint,
-                         gone=bool(r.gone), status_checks=r.n or 0, last_status=r.last) for r in rows]
+        rows.sort(key=lambda row: row[0])
+    return [ArticleStamp(url=url, source=source, latest_version=latest, fingerprint=fingerprint, gone=bool(gone),
+                         status_checks=n or 0, last_status=None if last is None else read_time(last))
+            for url, source, latest, fingerprint, gone, n, last in rows]
 
 
 def article_history(store: Store, url: str) -> ArticleHistory | None:
     """Every version of an article with its text, and the checks that mark a take-down or a return.
     None when the article is unknown or has no version."""
-    with _reading(store, f"read the history of {url}") as conn:
+    plain = store.plain_sqlite
+    if plain is None:
+        from monitor.store import reporting_sql
+
+        return reporting_sql.article_history(store, url)
+    with plain.reading(f"read the history of {url}") as conn:
         return _histories(conn, [url]).get(url)
 
 
@@ -135,76 +120,116 @@ def article_histories(store: Store, urls: Sequence[str]) -> dict[str, ArticleHis
     """``article_history`` of several articles, by URL (unknown ones and those without a version left
     out): one transaction and three queries for all of them, where a refresh after a check that changed
     a hundred articles spent more on a transaction and three queries per article than on their texts."""
-    with _reading(store, f"read the history of {len(urls)} articles") as conn:
+    plain = store.plain_sqlite
+    if plain is None:
+        from monitor.store import reporting_sql
+
+        return reporting_sql.article_histories(store, urls)
+    with plain.reading(f"read the history of {len(urls)} articles") as conn:
         return _histories(conn, urls)
-
-
-def _histories(conn: Connection, urls: Sequence[str]) -> dict[str, ArticleHistory]:
-    found = {r.id: r for r in conn.execute(
-        select(articles.c.id, articles.c.url, articles.c.gone, sources.c.name)
-        .join(sources, articles.c.source_id == sources.c.id).where(articles.c.url.in_(urls)))}
-    version_rows: dict[int, list[Row[Any]]] = defaultdict(list)
-    for r in conn.execute(select(versions).where(versions.c.article_id.in_(found))
-                          .order_by(versions.c.article_id, versions.c.number)):
-        version_rows[r.article_id].append(r)
-    check_rows: dict[int, list[Row[Any]]] = defaultdict(list)
-    for r in conn.execute(
-            select(checks.c.article_id, checks.c.checked_at, checks.c.outcome, checks.c.status, checks.c.version)
-            .where(and_(checks.c.article_id.in_(found),
-                        or_(checks.c.version.is_not(None), checks.c.outcome.in_(STATUS_OUTCOMES))))
-            .order_by(checks.c.article_id, checks.c.checked_at, checks.c.id)):
-        check_rows[r.article_id].append(r)
-    # Text blobs are shared between versions with the same text (an A -> B -> A flip): read each once.
-    texts: dict[str, str] = {}
-    histories: dict[str, ArticleHistory] = {}
-    for article_id, article in found.items():
-        rows = version_rows.get(article_id)
-        if not rows:
-            continue
-        stored: list[Version] = []
-        for r in rows:
-            if r.text_blob not in texts:
-                texts[r.text_blob] = get_blob(conn, r.text_blob).decode("utf-8")
-            stored.append(Version(
-                url=article.url, number=r.number, created_at=r.created_at, title=r.title, text=texts[r.text_blob],
-                byline=r.byline, published=r.published, modified=r.modified, final_url=r.final_url,
-                html_sha256=r.html_blob, text_sha256=r.fingerprint))
-        marking = check_rows.get(article_id, [])
-        histories[article.url] = ArticleHistory(
-            url=article.url, source=article.name, gone=bool(article.gone), versions=tuple(stored),
-            outcomes={r.version: r.outcome for r in marking if r.version is not None},
-            marks=tuple(CheckMark(r.checked_at, r.outcome, r.status, r.version)
-                        for r in marking if r.outcome in STATUS_OUTCOMES))
-    return histories
 
 
 def boilerplate_keys(store: Store, source: str) -> frozenset[str]:
     """The lines learned as boilerplate of ``source`` so far (read only: nothing is learned here)."""
-    query = (select(source_boilerplate.c.line_key)
-             .join(sources, source_boilerplate.c.source_id == sources.c.id).where(sources.c.name == source))
-    with _reading(store, f"read the boilerplate of source {source!r}") as conn:
-        return frozenset(conn.execute(query).scalars())
+    plain = store.plain_sqlite
+    if plain is None:
+        from monitor.store import reporting_sql
+
+        return reporting_sql.boilerplate_keys(store, source)
+    with plain.reading(f"read the boilerplate of source {source!r}") as conn:
+        return frozenset(key for (key,) in conn.execute(_BOILERPLATE, (source,)))
 
 
 def stored_articles(store: Store) -> list[tuple[str, str]]:
     """(url, source) of every article with at least one stored version, ordered by URL."""
-    query = (select(articles.c.url, sources.c.name).join(sources, articles.c.source_id == sources.c.id)
-             .where(articles.c.id.in_(select(versions.c.article_id))).order_by(articles.c.url))
-    with _reading(store, "list the stored articles") as conn:
-        return [(row.url, row.name) for row in conn.execute(query)]
+    from monitor.store import reporting_sql
+
+    return reporting_sql.stored_articles(store)
 
 
 def search_articles(store: Store, text: str, limit: int = 100) -> list[ArticleMatch]:
     """Articles whose URL or any stored headline contains ``text`` (case-insensitive, taken literally:
     ``%`` and ``_`` are not wildcards), ordered by URL, at most ``limit``."""
-    newest = (select(versions.c.article_id, func.max(versions.c.number).label("number"))
-              .group_by(versions.c.article_id).subquery())
-    titled = select(versions.c.article_id).where(versions.c.title.icontains(text, autoescape=True))
-    query = (select(articles.c.url, sources.c.name, versions.c.title, versions.c.number)
-             .join(sources, articles.c.source_id == sources.c.id)
-             .join(newest, newest.c.article_id == articles.c.id)
-             .join(versions, and_(versions.c.article_id == articles.c.id, versions.c.number == newest.c.number))
-             .where(or_(articles.c.url.icontains(text, autoescape=True), articles.c.id.in_(titled)))
-             .order_by(articles.c.url).limit(limit))
-    with _reading(store, "search the articles") as conn:
-        return [ArticleMatch(row.url, row.name, row.title, row.number) for row in conn.execute(query)]
+    from monitor.store import reporting_sql
+
+    return reporting_sql.search_articles(store, text, limit)
+
+
+def article_history_of(url: str, source: str, gone: bool, versions: Sequence[Version],
+                       marking: Sequence[CheckMark]) -> ArticleHistory:
+    """An article's history from its versions and its checks that wrote a version or are a take-down or
+    a return, each oldest first; shared by both ways of reading them."""
+    return ArticleHistory(url=url, source=source, gone=gone, versions=tuple(versions),
+                          outcomes={c.version: c.outcome for c in marking if c.version is not None},
+                          marks=tuple(c for c in marking if c.outcome in STATUS_OUTCOMES))
+
+
+# The plain-SQL twins of reporting_sql's queries, as SQLAlchemy compiles them for SQLite.
+_STATUS_IN = "({})".format(", ".join(f"'{outcome}'" for outcome in STATUS_OUTCOMES))
+_BOILERPLATE = ("SELECT b.line_key FROM source_boilerplate AS b JOIN sources AS s ON b.source_id = s.id "
+                "WHERE s.name = ?")
+_HISTORY_ARTICLES = ("SELECT a.id, a.url, a.gone, s.name FROM articles AS a JOIN sources AS s "
+                     "ON a.source_id = s.id WHERE a.url IN ({})")
+_HISTORY_VERSIONS = ("SELECT article_id, number, created_at, title, byline, published, modified, final_url, "
+                     "fingerprint, text_blob, html_blob FROM versions WHERE article_id IN ({}) "
+                     "ORDER BY article_id, number")
+_HISTORY_CHECKS = ("SELECT article_id, checked_at, outcome, status, version FROM checks WHERE article_id IN ({}) "
+                   f"AND (version IS NOT NULL OR outcome IN {_STATUS_IN}) ORDER BY article_id, checked_at, id")
+
+
+def _changed_rows(conn: sqlite3.Connection, since: datetime | None,
+                  urls: Sequence[str] | None) -> list[tuple[Any, ...]]:
+    """The stamps' columns of the articles changed at or after ``since``, of ``urls`` if given, by URL."""
+    later_version = "SELECT article_id FROM versions WHERE number > 1"
+    status_check = f"SELECT article_id FROM checks WHERE outcome IN {_STATUS_IN}"
+    params: dict[str, str] = {}
+    if since is not None:
+        later_version += " AND created_at >= :since"
+        status_check += " AND checked_at >= :since"
+        params["since"] = sqlite_time(since)
+    only = ""
+    if urls is not None:
+        only = f" AND a.url IN ({', '.join(f':url{i}' for i in range(len(urls)))})"
+        params.update((f"url{i}", url) for i, url in enumerate(urls))
+    query = ("SELECT a.url, s.name, a.latest_version, a.fingerprint, a.gone, status.n, status.last "
+             "FROM articles AS a JOIN sources AS s ON a.source_id = s.id LEFT OUTER JOIN "
+             "(SELECT article_id, count(*) AS n, max(checked_at) AS last FROM checks "
+             f"WHERE outcome IN {_STATUS_IN} GROUP BY article_id) AS status ON status.article_id = a.id "
+             f"WHERE (a.id IN ({later_version}) OR a.id IN ({status_check})){only} ORDER BY a.url")
+    return conn.execute(query, params).fetchall()
+
+
+def _histories(conn: sqlite3.Connection, urls: Sequence[str]) -> dict[str, ArticleHistory]:
+    """``reporting_sql._histories`` in plain SQL."""
+    if not urls:
+        return {}
+    found = {article_id: (url, bool(gone), source) for article_id, url, gone, source in
+             conn.execute(_HISTORY_ARTICLES.format(", ".join("?" * len(urls))), list(urls))}
+    if not found:
+        return {}
+    ids = ", ".join("?" * len(found))
+    version_rows: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for article_id, *row in conn.execute(_HISTORY_VERSIONS.format(ids), list(found)):
+        version_rows[article_id].append(tuple(row))
+    marking: dict[int, list[CheckMark]] = defaultdict(list)
+    for article_id, checked_at, outcome, status, version in conn.execute(_HISTORY_CHECKS.format(ids), list(found)):
+        marking[article_id].append(CheckMark(read_time(checked_at), outcome, status, version))
+    # Text blobs are shared between versions with the same text (an A -> B -> A flip): read each once; the
+    # cache keeps what a chain of deltas decompressed, as SQLAlchemy's reads keep it per transaction.
+    texts: dict[str, str] = {}
+    cache = BlobCache()
+    histories: dict[str, ArticleHistory] = {}
+    for article_id, (url, gone, source) in found.items():
+        rows = version_rows.get(article_id)
+        if not rows:
+            continue
+        stored: list[Version] = []
+        for number, created_at, title, byline, published, modified, final_url, fingerprint, text_blob, html in rows:
+            if text_blob not in texts:
+                texts[text_blob] = read_blob(conn, text_blob, cache).raw.decode("utf-8")
+            stored.append(Version(
+                url=url, number=number, created_at=read_time(created_at), title=title, text=texts[text_blob],
+                byline=byline, published=published, modified=modified, final_url=final_url, html_sha256=html,
+                text_sha256=fingerprint))
+        histories[url] = article_history_of(url, source, gone, stored, marking.get(article_id, []))
+    return histories

@@ -1,6 +1,7 @@
 """The store over SQLAlchemy, on either dialect: what a check writes (checks, versions, blobs) and what
 readers ask for (versions, history). ``monitor.store.Store`` is the face the rest of newsmon uses; it
-hands most of its calls to ``SqlStore``, which it opens on first need.
+hands its calls to ``SqlStore``, which it opens on first need, except those a check makes of a SQLite store
+at the current revision, which go through plain ``sqlite3`` (monitor/store/plain_sqlite.py).
 
 Every ``record`` is one transaction: the check row, the article's new state, the version and its blobs
 are all committed or none is, so a process killed at any moment leaves only complete versions.
@@ -13,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,8 +49,9 @@ class SqlStore:
         self._source_ids: dict[str, int] = {}
         # On SQLite, checks are written in plain SQL on the write transaction's own connection
         # (plain_sqlite.write_checks): SQLAlchemy's statements cost about ten times what SQLite takes to run
-        # them. The transaction is still the engine's, with its hooks (the viewer's read-only one, for one).
-        # The statements below stay for PostgreSQL; tests turn this off to hold the two to the same rows.
+        # them. This serves a SQLite store that Store opens without its plain connection (a new file, one
+        # just upgraded, ``:memory:``). The statements below stay for PostgreSQL; tests turn this off to
+        # hold the two to the same rows.
         self._plain_sql_writes = engine.dialect.name == "sqlite"
 
     @property
@@ -62,19 +64,26 @@ class SqlStore:
             self._closed = True
             self._engine.dispose()
 
+    def refuse_writes(self) -> None:
+        """Make every later transaction of the engine read-only: ``PRAGMA query_only`` on SQLite, ``SET
+        TRANSACTION READ ONLY`` on PostgreSQL, each run after the BEGIN of the engine's own listener
+        (registered when the engine was made, so it runs first)."""
+        statement = "PRAGMA query_only=ON" if self._engine.dialect.name == "sqlite" else "SET TRANSACTION READ ONLY"
+
+        @event.listens_for(self._engine, "begin")
+        def _read_only(conn: Connection) -> None:
+            conn.exec_driver_sql(statement)
+
     # -- writing ---------------------------------------------------------------------------------
 
-    def record_many(self, items: Sequence[RecordItem],
-                    bases: dict[str, tuple[Base | None, Base | None]] | None = None) -> list[int | None]:
+    def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
         """``Store.record_many``: each item (validated by the caller), all in one transaction.
 
         Plain checks (``records.is_plain``) of existing articles are written with one UPDATE and one
-        INSERT for all of them; the rest one by one. ``bases``: what ``_bases`` reads, if read already (by
-        the plain-SQLite reads, monitor/store/plain_sqlite.py)."""
+        INSERT for all of them; the rest one by one."""
         if not items:
             return []
-        if bases is None:
-            bases = self._bases([item.url for item in items if item.new_version is not None])
+        bases = self._bases([item.url for item in items if item.new_version is not None])
         # Compressed before the transaction opens, to keep it short; by item index.
         blobs = {i: version_blobs(item.new_version, bases.get(item.url))
                  for i, item in enumerate(items) if item.new_version is not None}

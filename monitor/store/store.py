@@ -1,10 +1,13 @@
 """The store: what a check writes (checks, versions, blobs) and what readers ask for (versions, history).
 
 ``Store`` is what the rest of newsmon uses. Its work is done by ``SqlStore`` (monitor/store/sql_store.py,
-SQLAlchemy, either dialect), opened on first need; on a SQLite file at the current revision the calls of
-an unchanged article (its state, then its check) and the reads of a changed one (its previous version, a
-version with its fingerprint) go through plain ``sqlite3`` instead (monitor/store/plain_sqlite.py), so a
-cycle of unchanged articles never imports SQLAlchemy and a changed article costs the store far less CPU.
+SQLAlchemy, either dialect), opened on first need; on a SQLite file at the current revision, everything a
+check asks goes through plain ``sqlite3`` instead (monitor/store/plain_sqlite.py): the states of its
+articles, their checks and new versions, a changed article's previous version and the version with its
+fingerprint, and the source's boilerplate. A checking process then never imports SQLAlchemy, nor does
+drawing the pages of the articles it changed (monitor/store/reporting.py reads through the same
+connection), and a changed article costs the store far less CPU. The other reads (``version``,
+``history``, ``checks``, ...) and the modules that keep their own tables (``engine``) use SQLAlchemy.
 
 Every ``record`` is one transaction: the check row, the article's new state, the version and its blobs
 are all committed or none is, so a process killed at any moment leaves only complete versions.
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 from monitor.errors import StoreError
 from monitor.models import Validators, Version, VersionSummary
 from monitor.store.plain_sqlite import PlainSqlite
-from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem, is_plain, validate
+from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem, validate
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -61,9 +64,10 @@ class Store:
         return self._sql_store
 
     @property
-    def _open_plain(self) -> PlainSqlite | None:
-        """The plain-SQLite connection, if there is one and the store is open (a closed store's calls go to
-        ``_sql``, which refuses them)."""
+    def plain_sqlite(self) -> PlainSqlite | None:
+        """The plain-SQLite connection, if there is one (a SQLite file at the current revision) and the store
+        is open, for the reads that go around SQLAlchemy (here, and monitor/store/reporting.py); None sends
+        them to SQLAlchemy, which refuses them on a closed store."""
         return None if self._closed else self._plain
 
     def __enter__(self) -> Store:
@@ -79,6 +83,14 @@ class Store:
                 self._plain.close()
             if self._sql_store is not None:
                 self._sql_store.close()
+
+    def refuse_writes(self) -> None:
+        """Make the store read-only from now on, whichever connection a call goes through (``newsmon
+        serve``): its plain-SQLite connection, and each transaction of its engine (opened here if not yet).
+        A write then fails with a StoreError."""
+        self._sql.refuse_writes()        # first: refuses a closed store
+        if self._plain is not None:
+            self._plain.refuse_writes()
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -106,15 +118,8 @@ class Store:
             validate(item)
         if not items:
             return []
-        plain = self._open_plain
-        if plain is not None and all(is_plain(item) for item in items) and plain.record_plain(items):
-            return [None] * len(items)
-        # Anything else (a version, lines, a new article) is written through the engine, whose transactions
-        # carry its hooks (the viewer's read-only transactions, monitor/serve.py); on SQLite still in plain
-        # SQL (SqlStore). The blobs the versions are compressed against are read in plain SQLite if it is open.
-        with_versions = [item.url for item in items if item.new_version is not None]
-        bases = plain.bases(with_versions) if plain is not None and with_versions else None
-        return self._sql.record_many(items, bases)
+        plain = self.plain_sqlite
+        return plain.record_many(items) if plain is not None else self._sql.record_many(items)
 
     def boilerplate(self, source: str, *, min_articles: int = 3, min_percent: int = 20) -> frozenset[str]:
         """The line keys learned as boilerplate of ``source``.
@@ -124,18 +129,22 @@ class Store:
         kept: a line learned once stays boilerplate even when its share later falls (a retired sign-off
         in old versions of a growing source), so this call writes the newly learned lines.
         """
+        plain = self.plain_sqlite
+        if plain is not None:
+            return plain.boilerplate(source, min_articles, min_percent)
         return self._sql.boilerplate(source, min_articles=min_articles, min_percent=min_percent)
 
     def articles_with_versions(self, source: str) -> int:
         """How many articles of ``source`` have at least one version (boilerplate's share is of these)."""
-        return self._sql.articles_with_versions(source)
+        plain = self.plain_sqlite
+        return plain.articles_with_versions(source) if plain is not None else self._sql.articles_with_versions(source)
 
     # -- reading ---------------------------------------------------------------------------------
 
     def states(self, urls: Iterable[str]) -> dict[str, ArticleState]:
         """The state of each known URL; unknown URLs are absent from the result."""
         wanted = list(dict.fromkeys(urls))
-        plain = self._open_plain
+        plain = self.plain_sqlite
         return plain.states(wanted) if plain is not None else self._sql.states(wanted)
 
     def articles(self, source: str | None = None) -> list[ArticleState]:
@@ -144,12 +153,12 @@ class Store:
 
     def latest_version(self, url: str) -> Version | None:
         """The newest version of an article, or None if it has none (or is unknown)."""
-        plain = self._open_plain
+        plain = self.plain_sqlite
         return plain.latest_version(url) if plain is not None else self._sql.latest_version(url)
 
     def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
         """The newest version of an article with this fingerprint (to recognise a revert), or None."""
-        plain = self._open_plain
+        plain = self.plain_sqlite
         return (plain.version_with_fingerprint(url, fingerprint) if plain is not None
                 else self._sql.version_with_fingerprint(url, fingerprint))
 
