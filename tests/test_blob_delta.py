@@ -161,3 +161,33 @@ def test_a_chain_longer_than_any_written_is_refused(store: Store) -> None:
     assert rows(store)[blob.sha256].codec == DELTA_CODEC
     with store.engine.connect() as conn, pytest.raises(StoreError, match="no keyframe"):
         get_blob(conn, blob.sha256)
+
+
+def test_only_a_delta_that_is_not_surely_smaller_costs_a_whole_compression(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small edit's delta is taken as it is; a larger one is compared with the whole compressed alone,
+    and the smaller of the two is stored."""
+    calls: list[bool] = []
+    compress = blob_codec._compress
+
+    def counting(raw: bytes, base: bytes | None = None) -> bytes:
+        calls.append(base is None)
+        return compress(raw, base)
+
+    monkeypatch.setattr(blob_codec, "_compress", counting)
+    rng = random.Random(3)
+    words = [f"{rng.getrandbits(24):x}" for _ in range(2000)]
+    raw = " ".join(words).encode()
+    base = Base(sha256_hex(raw), raw, 0)
+
+    small = Blob.of(raw.replace(words[10].encode(), b"casualties", 1), base)
+    assert small.codec == DELTA_CODEC and calls == [False]            # the delta alone: no whole compressed
+    assert len(small.data) * blob_codec.DELTA_SURELY_SMALLER < len(raw)
+
+    calls.clear()
+    rewritten = " ".join(words[:1000] + [f"{rng.getrandbits(24):x}" for _ in range(1000)]).encode()
+    large = Blob.of(rewritten, base)
+    assert calls == [False, True]                                     # the delta, then the whole to compare
+    alone = blob_codec._compress(rewritten)
+    delta = blob_codec._compress(rewritten, raw)
+    assert large.codec == (DELTA_CODEC if len(delta) < len(alone) else CODEC)
+    assert len(large.data) == min(len(delta), len(alone))

@@ -24,6 +24,10 @@ from monitor.store.records import NewVersion
 # Levels 15 and 19 save only another 3-5% at 9 and 2 MB/s. On the tiny seed article (3 kB as HTML)
 # every level gives ~2.1x. Decompression is ~1 GB/s at any level.
 ZSTD_LEVEL = 10
+# Deltas at level 6: against a 13 kB news page as the dictionary, level 10 costs 0.9 ms per page and level
+# 6 0.2 ms, for deltas 2% larger (1,100 bytes against 1,081 for the pages of benchmarks/news_site.py, whose
+# noise changes between fetches); a one-word edit of the seed article's text is 24 bytes at either level.
+DELTA_LEVEL = 6
 CODEC = "zstd"               # standalone (a keyframe)
 DELTA_CODEC = "zstd-delta"   # zstd with the blob named in ``base`` as a raw-content dictionary
 # Longest chain of deltas above a keyframe. Keyframes are most of the bytes of small edits (one in
@@ -32,8 +36,9 @@ DELTA_CODEC = "zstd-delta"   # zstd with the blob named in ``base`` as a raw-con
 # the raw text: 4 -> 9.9%, 8 -> 6.3%, 16 -> 3.6%; a version read stays under 1 ms on SQLite with any.
 MAX_DEPTH = 8
 # A delta this many times smaller than the raw bytes is taken without compressing the whole to compare:
-# no news page or text compresses anywhere near that well on its own.
-DELTA_SURELY_SMALLER = 32
+# no news page compresses that well on its own (the 181 pages of the extraction benchmark at level 10:
+# 4.9x for the median page, 10.2x at most), and texts compress less.
+DELTA_SURELY_SMALLER = 12
 # Decompressed blobs kept per transaction: a reader going through an article's versions decompresses
 # each delta once instead of its whole chain again. Blobs are immutable, so a hit can never be stale.
 CACHE_BYTES = 16 << 20
@@ -44,7 +49,7 @@ def _compress(raw: bytes, base: bytes | None = None) -> bytes:
     # each call gets its own rather than a lock or a thread-local.
     if base is None:
         return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=_dictionary(base)).compress(raw)
+    return zstandard.ZstdCompressor(level=DELTA_LEVEL, dict_data=_dictionary(base)).compress(raw)
 
 
 def _dictionary(base: bytes) -> zstandard.ZstdCompressionDict:
@@ -84,7 +89,7 @@ class Blob:
             delta = cls(sha256=key, size=len(raw), data=_compress(raw, base.raw), codec=DELTA_CODEC,
                         base=base.sha256)
             # A small edit's delta is tens of bytes, far below any compression of the whole (news HTML and
-            # text compress 2-6x): then the whole is not compressed only to be compared, which at level 10
+            # text compress 2-10x): then the whole is not compressed only to be compared, which at level 10
             # costs about 3 ms for a real news page.
             if len(delta.data) * DELTA_SURELY_SMALLER < len(raw):
                 return delta

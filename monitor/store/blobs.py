@@ -28,6 +28,7 @@ from monitor.store.blob_codec import (
     CHAIN_LIMIT,
     CODEC,
     DELTA_CODEC,
+    DELTA_LEVEL,
     DELTA_SURELY_SMALLER,
     MAX_DEPTH,
     ZSTD_LEVEL,
@@ -40,7 +41,8 @@ from monitor.store.blob_codec import (
 )
 from monitor.store.schema import blobs, insert_ignore
 
-__all__ = ["CACHE_BYTES", "CHAIN_LIMIT", "CODEC", "DELTA_CODEC", "DELTA_SURELY_SMALLER", "MAX_DEPTH", "ZSTD_LEVEL",
+__all__ = ["CACHE_BYTES", "CHAIN_LIMIT", "CODEC", "DELTA_CODEC", "DELTA_LEVEL", "DELTA_SURELY_SMALLER", "MAX_DEPTH",
+           "ZSTD_LEVEL",
            "Base", "Blob", "BlobCache", "decode_chain", "get_base", "get_blob", "put_blobs", "sha256_hex",
            "version_blobs"]
 
