@@ -181,18 +181,18 @@ def check(
 
 def _readying_the_site(stream: Iterator[CheckEvent], store: Store) -> Iterator[CheckEvent]:
     """The run's events as they come. At the first change, while the other articles are still being checked
-    (also by the other processes of a large run), what the site's refresh at the end needs is imported and
-    the store's engine opened: about 0.2 s that would otherwise all come after the last check, when only
-    the other processes' articles changed. Only a head start: a failure here is left for the refresh itself
-    to report."""
+    (also by the other processes of a large run), what the site's refresh at the end needs is imported
+    (with the story modules and the store's engine, when there are stories: 0.2 s more): time that would
+    otherwise all come after the last check, when only the other processes' articles changed. Only a head
+    start: a failure here is left for the refresh itself to report."""
     ready = False
     for event in stream:
         if not ready and event.event in CHANGE_EVENTS:
             ready = True
             with suppress(MonitorError, OSError):
-                from .report import site  # noqa: F401
+                from .report.site import ready_for_build
 
-                store.engine  # noqa: B018
+                ready_for_build(store)
         yield event
 
 

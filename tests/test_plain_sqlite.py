@@ -497,3 +497,49 @@ def test_a_changed_article_is_checked_and_drawn_without_sqlalchemy(site: Site, h
     drawn = (tmp_path / "reports" / "articles" / f"{key}.html").read_text(encoding="utf-8")
     assert "<del>1,000</del><ins>1,500</ins>" in drawn
     assert (tmp_path / "reports" / "articles" / f"{key}-v2.html").exists()
+
+
+def test_a_changed_cycle_refreshes_the_site_without_sqlalchemy_until_there_are_stories(
+        site: Site, httpserver: HTTPServer, tmp_path: Path) -> None:
+    """The whole ``newsmon check`` of a changed article, site refresh included: on a SQLite store that never
+    grouped stories, the stories page is drawn empty without the story modules (SQLAlchemy); once articles
+    are grouped, they are read and listed."""
+    from monitor.report.stories_page import story_file
+    from monitor.stories import list_stories, refresh_stories
+
+    seed = load_seed()
+
+    def page(n: int, casualties: int) -> str:
+        paragraphs = [f"Report {n}: {p}" for p in seed.paragraphs]
+        paragraphs[0] += f" At least {casualties:,} were killed, officials said."
+        return render_article_page(replace(seed, title=f"{seed.title} ({n})", paragraphs=tuple(paragraphs)))
+
+    for n in range(3):
+        site.publish(f"/story-{n}", page(n, 1000))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage: {tmp_path / 'snapshots'}/\nreports: {tmp_path / 'reports'}/\nsources:\n"
+                      "  - name: local\n    urls:\n"
+                      + "".join(f"      - {httpserver.url_for(f'/story-{n}')}\n" for n in range(3)))
+    script = ("import sys\nfrom monitor.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+              "    print('sqlalchemy imported:', 'sqlalchemy' in sys.modules, file=sys.stderr)\n")
+
+    def check() -> str:
+        run = subprocess.run([sys.executable, "-c", script, "check", "-c", str(config), "--format", "json"],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return run.stderr.strip().splitlines()[-1]
+
+    stories_page = tmp_path / "reports" / "stories.html"
+    assert check() == "sqlalchemy imported: True"                  # a new store: created by SQLAlchemy
+    site.publish("/story-1", page(1, 1500))
+    assert check() == "sqlalchemy imported: False"
+    assert "1,500" in (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert stories_page.exists() and "/story-" not in stories_page.read_text(encoding="utf-8")
+
+    with open_store(f"sqlite:///{tmp_path / 'snapshots' / 'newsmon.db'}") as store:
+        refresh_stories(store)
+        grouped = list_stories(store)
+    assert grouped and len(grouped[0].articles) >= 2, "the three reports are one story"
+    site.publish("/story-2", page(2, 1700))
+    assert check() == "sqlalchemy imported: True"                  # the stories are read, and listed
+    assert story_file(grouped[0].id) in stories_page.read_text(encoding="utf-8")

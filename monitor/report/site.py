@@ -36,7 +36,7 @@ from .files import write_if_changed
 from .markdown import render_changes_markdown
 from .render import render
 from .site_cache import CachedArticle, SiteCache, boilerplate_signature
-from .stories_page import write_story_pages
+from .stories_page import has_stories, write_story_pages
 from .timeline import Change, Timeline, article_key, build_timeline, sort_changes, source_slug
 
 __all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "draw_article_pages"]
@@ -198,6 +198,16 @@ def build_site(store: Store, out_dir: Path, *, since: datetime | None, generated
     write_story_pages(store, write, generated_at, since=since)     # reads the story tables, never regroups
     return SiteReport(index=out_dir / "index.html", changes=len(shown), articles=articles,
                       written=write.written, rebuilt=rebuilt)
+
+
+def ready_for_build(store: Store) -> None:
+    """Load ahead what ``build_site`` will need besides this module: the story modules and the store's
+    SQLAlchemy engine, when the store has stories to read (``has_stories``)."""
+    if has_stories(store):
+        from ..figure_ledger import tracked_quantities  # noqa: F401
+        from ..stories import list_stories  # noqa: F401
+
+        store.engine  # noqa: B018
 
 
 def draw_article_pages(store: Store, out_dir: Path, urls: Sequence[str], *,
