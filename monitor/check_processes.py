@@ -10,9 +10,9 @@ takes over part of what the children still have waiting (``check_on_all_cores``)
 that happened to get more changed articles does not finish long after the others.
 
 The checking process keeps one share and forks a child for each of the others. It keeps one, rather than
-only gathering the children's events, because what a changed article needs (the extractor, SQLAlchemy,
-the report templates: about 0.4 s of CPU to import) is then imported once less: the parent needs it
-anyway to refresh the report site at the end of the run.
+only gathering the children's events, because what a changed article needs (the extractor and the report
+templates: about 0.2 s of CPU to import) is then imported once less: the parent needs the templates anyway
+to refresh the report site at the end of the run.
 
 The children are forked from the checking process itself, after its imports (so a child starts in
 milliseconds) and before any thread of the run exists (a lock held by another thread at the fork would
