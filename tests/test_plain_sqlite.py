@@ -450,26 +450,37 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_pydantic_or_zstandard(site:
     assert "pydantic imported: False" in first.stderr and "pydantic imported: False" in second.stderr
 
 
-def test_a_changed_article_is_checked_and_drawn_without_sqlalchemy(site: Site, httpserver: HTTPServer,
-                                                                   tmp_path: Path) -> None:
-    """What each checking process of a split ``newsmon check`` does (monitor.check_processes): check its
-    share, then draw the report pages of the articles it changed (cli._draw_changed_pages). On a SQLite
-    store, with a change to extract, diff, store and draw, and boilerplate to learn, SQLAlchemy is never
-    imported."""
+def report_page(n: int, casualties: int, extra: tuple[str, ...] = ()) -> str:
+    """Report ``n``: the seed article, its own in every paragraph (shared paragraphs would be learned as
+    boilerplate), with a casualty figure and ``extra`` paragraphs."""
     seed = load_seed()
+    paragraphs = [f"Report {n}: {p}" for p in seed.paragraphs] + list(extra)
+    paragraphs[0] += f" At least {casualties:,} were killed, officials said."
+    return render_article_page(replace(seed, title=f"{seed.title} ({n})", paragraphs=tuple(paragraphs)))
 
-    def page(n: int, casualties: int) -> str:
-        # Each article its own text, and one line they all share: boilerplate, learned at the second check.
-        paragraphs = [f"Report {n}: {p}" for p in seed.paragraphs] + ["Subscribe to The Daily Ledger today."]
-        paragraphs[0] += f" At least {casualties:,} were killed, officials said."
-        return render_article_page(replace(seed, title=f"{seed.title} ({n})", paragraphs=tuple(paragraphs)))
 
+def three_reports(site: Site, httpserver: HTTPServer, tmp_path: Path, page) -> Path:
+    """Reports 0-2 published at /story-N (1,000 killed), and a config watching them; its path."""
     for n in range(3):
         site.publish(f"/story-{n}", page(n, 1000))
     config = tmp_path / "config.yaml"
     config.write_text(f"storage: {tmp_path / 'snapshots'}/\nreports: {tmp_path / 'reports'}/\nsources:\n"
                       "  - name: local\n    urls:\n"
                       + "".join(f"      - {httpserver.url_for(f'/story-{n}')}\n" for n in range(3)))
+    return config
+
+
+def test_a_changed_article_is_checked_and_drawn_without_sqlalchemy(site: Site, httpserver: HTTPServer,
+                                                                   tmp_path: Path) -> None:
+    """What each checking process of a split ``newsmon check`` does (monitor.check_processes): check its
+    share, then draw the report pages of the articles it changed (cli._draw_changed_pages). On a SQLite
+    store, with a change to extract, diff, store and draw, and boilerplate to learn, SQLAlchemy is never
+    imported."""
+    # Each article its own text, and one line they all share: boilerplate, learned at the second check.
+    def page(n: int, casualties: int) -> str:
+        return report_page(n, casualties, extra=("Subscribe to The Daily Ledger today.",))
+
+    config = three_reports(site, httpserver, tmp_path, page)
     script = ("import json, sys\nfrom monitor.check import check_articles\n"
               "from monitor.cli import _draw_changed_pages\nfrom monitor.config import load_config\n"
               "from monitor.store import open_store\n"
@@ -507,19 +518,7 @@ def test_a_changed_cycle_refreshes_the_site_without_sqlalchemy_until_there_are_s
     from monitor.report.stories_page import story_file
     from monitor.stories import list_stories, refresh_stories
 
-    seed = load_seed()
-
-    def page(n: int, casualties: int) -> str:
-        paragraphs = [f"Report {n}: {p}" for p in seed.paragraphs]
-        paragraphs[0] += f" At least {casualties:,} were killed, officials said."
-        return render_article_page(replace(seed, title=f"{seed.title} ({n})", paragraphs=tuple(paragraphs)))
-
-    for n in range(3):
-        site.publish(f"/story-{n}", page(n, 1000))
-    config = tmp_path / "config.yaml"
-    config.write_text(f"storage: {tmp_path / 'snapshots'}/\nreports: {tmp_path / 'reports'}/\nsources:\n"
-                      "  - name: local\n    urls:\n"
-                      + "".join(f"      - {httpserver.url_for(f'/story-{n}')}\n" for n in range(3)))
+    config = three_reports(site, httpserver, tmp_path, report_page)
     script = ("import sys\nfrom monitor.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
               "    print('sqlalchemy imported:', 'sqlalchemy' in sys.modules, file=sys.stderr)\n")
 
@@ -531,7 +530,7 @@ def test_a_changed_cycle_refreshes_the_site_without_sqlalchemy_until_there_are_s
 
     stories_page = tmp_path / "reports" / "stories.html"
     assert check() == "sqlalchemy imported: True"                  # a new store: created by SQLAlchemy
-    site.publish("/story-1", page(1, 1500))
+    site.publish("/story-1", report_page(1, 1500))
     assert check() == "sqlalchemy imported: False"
     assert "1,500" in (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
     assert stories_page.exists() and "/story-" not in stories_page.read_text(encoding="utf-8")
@@ -540,6 +539,6 @@ def test_a_changed_cycle_refreshes_the_site_without_sqlalchemy_until_there_are_s
         refresh_stories(store)
         grouped = list_stories(store)
     assert grouped and len(grouped[0].articles) >= 2, "the three reports are one story"
-    site.publish("/story-2", page(2, 1700))
+    site.publish("/story-2", report_page(2, 1700))
     assert check() == "sqlalchemy imported: True"                  # the stories are read, and listed
     assert story_file(grouped[0].id) in stories_page.read_text(encoding="utf-8")
