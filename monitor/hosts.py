@@ -36,9 +36,10 @@ class Handover(Generic[T]):
     ``request(divisor)`` may come from any thread. The run then gives away about ``1/divisor`` of the items
     still waiting, whole hosts at a time and only hosts with nothing in flight (a host whose item is running
     is given once that item is done), through one call of ``give`` from the thread iterating the run: an
-    empty list when there is nothing worth giving. A request that comes after the run is over (``close``)
-    is answered at once with an empty list, from the thread that closes or requests, so ``give`` must be
-    safe to call from either.
+    empty list when there is nothing worth giving. Requests made before the run takes one up are one
+    request; one made while the run gathers a gift waits until that is given. A request that comes after
+    the run is over (``close``) is answered at once with an empty list, from the thread that closes or
+    requests, so ``give`` must be safe to call from either.
     """
 
     def __init__(self, give: Callable[[list[T]], None]) -> None:
@@ -149,7 +150,8 @@ def _run(
     yield from ((item, None, exc) for item, exc in failed)
 
     def hand_over_idle_hosts() -> None:
-        divisor = handover.take() if handover is not None else 0
+        # One request at a time: a later one waits until the gift being gathered is given.
+        divisor = handover.take() if handover is not None and not gift.is_open else 0
         if divisor:
             gift.open(sum(len(queue) for queue in queues.values()) // divisor)
             for _, _, host in sorted(ready):
