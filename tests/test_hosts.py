@@ -211,6 +211,40 @@ def test_a_request_before_the_run_starts_gives_idle_hosts_at_once() -> None:
     assert sorted(yielded) == sorted(i for i in items if i[0] in ("h2.test", "h3.test"))
 
 
+def test_a_request_while_a_gift_is_gathered_waits_for_it_and_nothing_is_lost() -> None:
+    # hB's first item runs until released; the gift for the first request takes hD (idle) and then waits
+    # for hB, while hC ends with nothing left. A second request comes just as the first is taken up.
+    items = [("hA.test", 0), *(("hB.test", n) for n in range(10)), ("hC.test", 0), ("hD.test", 0), ("hD.test", 1)]
+    release = threading.Event()
+    given: list[list[Item]] = []
+
+    class Eager(Handover[Item]):
+        def take(self) -> int:
+            divisor = super().take()
+            if divisor and not given:
+                self.request(2)
+            return divisor
+
+    handover = Eager(given.append)
+
+    def work(item: Item) -> Item:
+        if item == ("hB.test", 0):
+            release.wait(5)
+        return item
+
+    yielded = []
+    for item, _, _ in run_per_host(items, host_of, work, concurrency=2, delay=0, handover=handover):
+        yielded.append(item)
+        if item == ("hA.test", 0):
+            handover.request(2)
+        if item == ("hC.test", 0):
+            release.set()
+    handover.close()                    # the second request, if the run did not take it up, gets nothing here
+    assert sorted(yielded + [i for gift in given for i in gift]) == sorted(items), "every item run or given, once"
+    assert len(given) == 2 and given[1] == []
+    assert {host for host, _ in given[0]} == {"hD.test", "hB.test"}
+
+
 def test_a_run_with_a_delay_cannot_hand_over() -> None:
     with pytest.raises(ValueError, match="cannot hand hosts over"):
         run_per_host([("a.test", 0)], host_of, lambda i: i, concurrency=2, delay=1, handover=Handover(print))
