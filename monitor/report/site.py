@@ -29,14 +29,20 @@ from markupsafe import Markup
 
 from ..models import SIGNIFICANCE_ORDER, Diff
 from ..store import Store
-from ..store.reporting import ArticleStamp, article_histories, boilerplate_keys, changed_article_stamps
+from ..store.reporting import (
+    ArticleStamp,
+    article_histories,
+    boilerplate_keys,
+    changed_article_stamps,
+    has_stories,
+)
 from .charts import chart, figure_series
 from .feeds import FeedItems, changes_atom, changes_json
 from .files import write_if_changed
 from .markdown import render_changes_markdown
 from .render import render
 from .site_cache import CachedArticle, SiteCache, boilerplate_signature
-from .stories_page import has_stories, write_story_pages
+from .stories_page import write_story_pages
 from .timeline import Change, Timeline, article_key, build_timeline, sort_changes, source_slug
 
 __all__ = ["SIGNIFICANCE_PAGES", "SiteReport", "build_site", "draw_article_pages"]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from ..store import Store
-from ..store.reporting import changed_article_stamps
+from ..store.reporting import changed_article_stamps, has_stories
 from .charts import _number
 from .render import render, utc_time
 from .timeline import article_key
@@ -252,21 +252,6 @@ def _articles(story: Story, with_pages: set[str]) -> list[dict[str, Any]]:
         found.append({"source": a.source, "title": a.title, "url": a.url,
                       "page": f"../articles/{key}.html" if key in with_pages else None})
     return found
-
-
-def has_stories(store: Store) -> bool:
-    """Whether any article was ever grouped into a story (False: the stories page is empty).
-
-    Read in plain SQLite when the store has that connection: the story modules read their tables through
-    SQLAlchemy, about 0.2 s of CPU to import, which a ``newsmon check`` whose store never grouped stories
-    would otherwise pay at every site refresh. Without that connection, True: the story modules find out."""
-    plain = store.plain_sqlite
-    if plain is None:
-        return True
-    with plain.reading("look for stories") as conn:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'story_members'").fetchone():
-            return conn.execute("SELECT 1 FROM story_members LIMIT 1").fetchone() is not None
-    return False
 
 
 def write_story_pages(store: Store, write: Any, generated_at: datetime, *, since: datetime | None = None) -> int:
