@@ -1,6 +1,6 @@
 """``python -m monitor`` is ``newsmon``."""
 
-from .cli import main
+from .entry import run
 
 if __name__ == "__main__":      # never when a worker process imports the main module
-    main()
+    run()
