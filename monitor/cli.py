@@ -20,13 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from .config import Config, load_config, parse_config
+from .console import lazy_console, styled
 from .errors import ConfigError, MonitorError
 from .models import CHANGE_EVENTS, CheckEvent, Diff, Document
-from .terminal import print_diff_details, print_document, print_event, safe
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -48,8 +46,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# rich is imported at the first line printed through them (monitor.console), never by a JSON run that succeeds.
+out = lazy_console(highlight=False, soft_wrap=True)
+err = lazy_console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class TextOrJson(StrEnum):
@@ -68,7 +67,7 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Configuratio
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    err.print(Text(f"newsmon: {message}", style="red"))
+    err.print(styled(f"newsmon: {message}", style="red"))
     raise typer.Exit(code)
 
 
@@ -141,6 +140,8 @@ def check(
                                     check=check_articles, fetcher=polite_fetcher,
                                     after_share=lambda store, events: _draw_changed_pages(store, config, events))
         stream = _readying_the_site(stream, store)
+        if format is TextOrJson.text:
+            from .terminal import print_event
         if show_progress:
             from rich.progress import Progress
 
@@ -174,7 +175,7 @@ def check(
     if format is TextOrJson.text:
         counts = {name: sum(1 for e in events if e.event == name) for name in dict.fromkeys(e.event for e in events)}
         summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to check"
-        err.print(Text(f"{len(events)} checked: {summary}. Report: {report.markdown}"))
+        err.print(styled(f"{len(events)} checked: {summary}. Report: {report.markdown}"))
     if any(e.event == "error" for e in events):
         raise typer.Exit(EXIT_ERRORS_IN_RUN)
 
@@ -205,7 +206,7 @@ def _refresh_site(store: Store, config: Config, events: list[CheckEvent], starte
     try:
         build_site(store, config.reports_dir(), since=None, generated_at=started, diffs=_run_diffs(events))
     except (MonitorError, OSError) as exc:
-        err.print(Text(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
+        err.print(styled(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
                        style="yellow"))
 
 
@@ -287,7 +288,9 @@ def diff(
 
         sys.stdout.write(diff_html(result))
     else:
-        out.print(Text(f"{result.kind} (significance {result.significance})", style="bold"))
+        from .terminal import print_diff_details
+
+        out.print(styled(f"{result.kind} (significance {result.significance})", style="bold"))
         print_diff_details(out, result)
 
 
@@ -333,6 +336,8 @@ def extract(
             fields["url"] = page
         print_json(fields)
     else:
+        from .terminal import print_document
+
         print_document(out, document)
 
 
@@ -355,8 +360,10 @@ def history(
     if format is TextOrJson.json:
         print_json([v.to_dict() for v in versions])
         return
+    from .terminal import safe
+
     for v in versions:
-        out.print(Text(f"{v.number:>4}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.size:>7} chars  {safe(v.title)}"))
+        out.print(styled(f"{v.number:>4}  {v.created_at:%Y-%m-%d %H:%M:%S}  {v.size:>7} chars  {safe(v.title)}"))
 
 
 @app.command()
@@ -382,6 +389,8 @@ def show(
         data.update(version=stored.number, time=stored.created_at.isoformat())
         print_json(data)
     else:
+        from .terminal import print_document
+
         print_document(out, stored.document)
 
 

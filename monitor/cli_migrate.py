@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from .cli import DEFAULT_CONFIG, ConfigOption, app, fail, out, read_config
+from .console import styled
 from .errors import MonitorError
 
 
@@ -37,14 +37,14 @@ def migrate(
         fail(str(exc))
     if check:
         found = "no newsmon database yet" if state.revision is None else f"at {state.revision}"
-        out.print(Text(f"{state.where}: {found}, this newsmon's revision is {SCHEMA_REVISION}"))
+        out.print(styled(f"{state.where}: {found}, this newsmon's revision is {SCHEMA_REVISION}"))
         if state.revision != SCHEMA_REVISION:
             raise typer.Exit(1)
     elif state.revision is None:
-        out.print(Text(f"{state.where}: created at {SCHEMA_REVISION}"))
+        out.print(styled(f"{state.where}: created at {SCHEMA_REVISION}"))
     elif state.revision != SCHEMA_REVISION:
-        out.print(Text(f"{state.where}: upgraded {state.revision} -> {SCHEMA_REVISION}"))
+        out.print(styled(f"{state.where}: upgraded {state.revision} -> {SCHEMA_REVISION}"))
     else:
         # A database of newsmon before Alembic had its schema; only the version table was written.
         recorded = "" if state.stamped else " (revision recorded)"
-        out.print(Text(f"{state.where}: already at {SCHEMA_REVISION}{recorded}"))
+        out.print(styled(f"{state.where}: already at {SCHEMA_REVISION}{recorded}"))

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from .cli import (
     DEFAULT_CONFIG,
@@ -25,6 +24,7 @@ from .cli import (
     print_json,
     read_config,
 )
+from .console import styled
 from .errors import MonitorError
 
 
@@ -74,7 +74,7 @@ def report(
             fail(f"cannot write the report into {target}: {exc.strerror or exc}")
     changes = f"{site.changes} change{'' if site.changes == 1 else 's'}"
     articles = f"{site.articles} article{'' if site.articles == 1 else 's'}"
-    out.print(Text(f"{changes} in {articles} ({site.rebuilt} redrawn): {site.index}"))
+    out.print(styled(f"{changes} in {articles} ({site.rebuilt} redrawn): {site.index}"))
 
 
 @app.command()
@@ -100,7 +100,7 @@ def serve(
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
         bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        out.print(Text(f"Serving the store read-only on http://{shown}:{bound_port}/ (Ctrl-C stops)"))
+        out.print(styled(f"Serving the store read-only on http://{shown}:{bound_port}/ (Ctrl-C stops)"))
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -193,9 +193,9 @@ def status(
     from .lock import holder
 
     running = holder(config.storage_url())
-    out.print(Text(f"daemon: running ({running})" if running else "daemon: not running (start it with newsmon run)"))
+    out.print(styled(f"daemon: running ({running})" if running else "daemon: not running (start it with newsmon run)"))
     for f in figures:
         for at, url, error in f.recent_errors:
-            out.print(Text(f"{f.name}: {when(at)} {url}: {error}", style="yellow"))
+            out.print(styled(f"{f.name}: {when(at)} {url}: {error}", style="yellow"))
         for url, error in f.feed_errors:
-            out.print(Text(f"{f.name}: feed {url}: {error}", style="yellow"))
+            out.print(styled(f"{f.name}: feed {url}: {error}", style="yellow"))

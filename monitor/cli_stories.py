@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from .cli import DEFAULT_CONFIG, ConfigOption, TextOrJson, app, fail, opened_store, out, print_json, read_config
+from .console import styled
 from .errors import MonitorError
 
 if TYPE_CHECKING:
@@ -63,15 +63,15 @@ def stories(
         print_json([story.to_dict() for story in found])
         return
     if not found:
-        out.print(Text("no story has more than one article yet (--all lists every article's story)"
+        out.print(styled("no story has more than one article yet (--all lists every article's story)"
                        if not include_single else "no stories: the store has no versions yet"))
     for story in found:
         count = f"{len(story.articles)} article{'' if len(story.articles) == 1 else 's'}"
-        out.print(Text(f"story {story.id}: {safe(story.title)} ({count})", style="bold"))
+        out.print(styled(f"story {story.id}: {safe(story.title)} ({count})", style="bold"))
         if story.why:
-            out.print(Text(f"  why: {', '.join(story.why)}", style="dim"))
+            out.print(styled(f"  why: {', '.join(story.why)}", style="dim"))
         for article in story.articles:
-            out.print(Text(f"  {safe(article.source)}  {safe(article.url)}  {safe(article.title)}"))
+            out.print(styled(f"  {safe(article.source)}  {safe(article.url)}  {safe(article.title)}"))
 
 
 @app.command()
@@ -103,17 +103,17 @@ def figures(
         print_json([q.to_dict() for q in quantities])
         return
     if not quantities:
-        out.print(Text("no figures tracked" + (f" in story {story}" if story is not None else "")))
+        out.print(styled("no figures tracked" + (f" in story {story}" if story is not None else "")))
     for q in quantities:
         flag = "  DISAGREE" if q.discrepancy() else ""
-        out.print(Text(f"story {q.story}: {safe(q.subject)}{flag}", style="bold red" if flag else "bold"))
-        out.print(Text(f"  {safe(q.describe())}"))
+        out.print(styled(f"story {q.story}: {safe(q.subject)}{flag}", style="bold red" if flag else "bold"))
+        out.print(styled(f"  {safe(q.describe())}"))
         for lead in q.revisions():
             first = lead["first"]
             line = f"  revised {lead['from']:,} -> {lead['to']:,}: {first['source']} first ({_when(first)})"
             if lead["followed"]:
                 line += ", then " + ", ".join(f"{f['source']} ({_when(f)})" for f in lead["followed"])
-            out.print(Text(safe(line), style="yellow"))
+            out.print(styled(safe(line), style="yellow"))
 
 
 def _when(seen: dict[str, object]) -> str:

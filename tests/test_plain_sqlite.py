@@ -422,7 +422,7 @@ def test_a_closed_store_refuses_the_plain_calls_too(tmp_path: Path) -> None:
         store.states(URLS)
 
 
-def test_an_unchanged_cycle_never_imports_sqlalchemy_pydantic_or_zstandard(site: Site, httpserver: HTTPServer,
+def test_an_unchanged_cycle_never_imports_sqlalchemy_pydantic_zstandard_or_rich(site: Site, httpserver: HTTPServer,
                                                                              tmp_path: Path) -> None:
     """The point of the plain path: ``newsmon check`` of unchanged articles starts without SQLAlchemy (0.15 s),
     nor zstandard (8 ms: no blob is read or written)."""
@@ -435,7 +435,8 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_pydantic_or_zstandard(site:
     script = ("import sys\nfrom monitor.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
               "    print('sqlalchemy imported:', 'sqlalchemy' in sys.modules, file=sys.stderr)\n"
               "    print('pydantic imported:', 'pydantic' in sys.modules, file=sys.stderr)\n"
-              "    print('zstandard imported:', 'zstandard' in sys.modules, file=sys.stderr)\n")
+              "    print('zstandard imported:', 'zstandard' in sys.modules, file=sys.stderr)\n"
+              "    print('rich imported:', 'rich' in sys.modules, file=sys.stderr)\n")
 
     def check() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", script, "check", "-c", str(config), "--format", "json"],
@@ -445,6 +446,8 @@ def test_an_unchanged_cycle_never_imports_sqlalchemy_pydantic_or_zstandard(site:
     assert first.stdout.count('"event": "new"') == 3 and "sqlalchemy imported: True" in first.stderr
     assert second.stdout.count('"event": "unchanged"') == 3, second.stderr
     assert "sqlalchemy imported: False" in second.stderr and "zstandard imported: False" in second.stderr
+    # Nor rich (20 ms): JSON Lines are written without it (monitor.console).
+    assert "rich imported: False" in first.stderr and "rich imported: False" in second.stderr
     # Nor pydantic, at any run: the configuration is read without it, and typer is held below 0.29, which
     # imports it to parse a command line (pyproject.toml).
     assert "pydantic imported: False" in first.stderr and "pydantic imported: False" in second.stderr
