@@ -7,6 +7,9 @@ trafilatura runs). Both routes end in ``_clean``, which drops the lines that cha
 an unchanged article (ad labels, relative timestamps, related links, the comment-form trailer): it is
 what separates ``unchanged`` from ``modified``.
 
+trafilatura's comparison of its extraction with readability's and jusText's is skipped where it cannot
+change the result (``monitor.extract_compare``).
+
 The metadata is read from the parsed tree before it is pruned (``read_metadata``); ``_clean`` also uses
 it to drop a first line that repeats the title, byline or date. Pure: no I/O, no clock, no state between
 calls (``deduplicate=False`` matters: trafilatura's deduplication keeps an LRU cache, so a second fetch
@@ -27,12 +30,16 @@ from lxml.etree import Comment, ErrorTypes, XPath, _Element
 from lxml.html import HtmlElement, HTMLParser, fragment_fromstring, fromstring
 from trafilatura.utils import is_dubious_html, repair_faulty_html
 
+from monitor import extract_compare
 from monitor.errors import ExtractionError
 from monitor.metadata import PageMetadata, collapse, line_key, read_metadata
 from monitor.models import Document
 from monitor.normalise import comparable
 
 __all__ = ["decode_html", "extract"]
+
+# trafilatura's comparison with readability and jusText only where it can change the result.
+extract_compare.install()
 
 # ---------------------------------------------------------------------------------------------------
 # Decoding
