@@ -246,12 +246,15 @@ def extraction(articles: int, seed: int) -> list[tuple[str, float, int]]:
     import trafilatura
 
     from monitor.extract import extract
+    from monitor.extract_compare import trafilatura_as_released
+
+    def plain_trafilatura(html: str) -> str | None:
+        with trafilatura_as_released():     # importing monitor.extract replaced its comparison step
+            return trafilatura.extract(html, include_comments=False, favor_precision=True)
 
     pages = [page.decode() for page in news_site.pages(min(articles, 1000), seed)]
     results = []
-    for label, function in ((f"trafilatura {trafilatura.__version__} extract()",
-                             lambda html: trafilatura.extract(html, include_comments=False,
-                                                              favor_precision=True)),
+    for label, function in ((f"trafilatura {trafilatura.__version__} extract()", plain_trafilatura),
                             ("newsmon extract()", extract)):
         for html in pages[:20]:                   # warm: imports, lxml, caches
             function(html)

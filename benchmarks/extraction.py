@@ -31,6 +31,7 @@ import trafilatura
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.errors import ExtractionError  # noqa: E402
 from monitor.extract import extract  # noqa: E402
+from monitor.extract_compare import trafilatura_as_released  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "article-extraction-benchmark"
 TOKEN = re.compile(r"\w+")
@@ -102,7 +103,9 @@ def newsmon(body: bytes) -> str:
 
 
 def plain_trafilatura(body: bytes) -> str:
-    return trafilatura.extract(body, include_comments=False, favor_precision=True) or ""
+    # As released: importing monitor.extract replaced its comparison step (monitor/extract_compare.py).
+    with trafilatura_as_released():
+        return trafilatura.extract(body, include_comments=False, favor_precision=True) or ""
 
 
 EXTRACTORS: dict[str, Callable[[bytes], str]] = {"newsmon": newsmon, "trafilatura": plain_trafilatura}

@@ -110,3 +110,11 @@ def test_a_clean_long_extraction_that_is_most_of_the_page_stands() -> None:
     assert not extract_compare._own_extraction_stands(crowded, tree, text, PRECISION)
     assert not extract_compare._own_extraction_stands(page, tree, text, SimpleNamespace(
         focus="recall", min_extracted_size=250))
+
+
+def test_benchmarks_can_time_trafilatura_as_released(comparisons: list[str]) -> None:
+    with extract_compare.trafilatura_as_released():
+        assert trafilatura.core.compare_extraction is extract_compare._original
+        extract(seed_page())
+    assert trafilatura.core.compare_extraction is extract_compare.compare_extraction
+    assert comparisons == ["compared"]           # trafilatura's own step ran, the shim's rule did not
