@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -208,9 +209,24 @@ def _slow_read(text: str, fail: Callable[..., ConfigError]) -> tuple[Any, Any]:
         raise fail(f"invalid YAML: {exc}") from None
     except RecursionError:
         raise fail("invalid YAML: nested too deeply", line=loader.get_mark().line + 1) from None
+    except ValueError:  # int() of more digits than Python converts (sys.get_int_max_str_digits)
+        digits = sys.get_int_max_str_digits()
+        raise fail(f"a number of more than {digits} digits", line=_long_number_line(root, digits)) from None
     finally:
         loader.dispose()
     return root, data
+
+
+def _long_number_line(node: Any, digits: int) -> int | None:
+    """The line of the first scalar under ``node`` with more than ``digits`` digits, if any."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.start_mark.line + 1 if sum(c.isdigit() for c in node.value) > digits else None
+    children = node.value if isinstance(node, yaml.CollectionNode) else []
+    for child in children:
+        for inner in child if isinstance(child, tuple) else (child,):
+            if (line := _long_number_line(inner, digits)) is not None:
+                return line
+    return None
 
 
 def _validate(data: Any, root: Any, fail: Callable[..., ConfigError], filename: str,

@@ -85,8 +85,12 @@ def parse_duration(value: object) -> float:
                 f"got {_describe(value)}")
     if isinstance(value, bool):  # an int subclass, but `interval: yes` is a mistake, not one second
         raise ValueError(expected)
+    too_long = f"expected a duration of at most 100 years ('36500d'), got {_describe(value)}"
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:       # an integer beyond any float, such as 10 ** 400
+            raise ValueError(too_long) from None
     elif isinstance(value, str):
         try:
             seconds = float(value)
@@ -99,7 +103,7 @@ def parse_duration(value: object) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(expected)
     if seconds > MAX_DURATION:  # planned times must stay inside datetime's range (year 9999)
-        raise ValueError(f"expected a duration of at most 100 years ('36500d'), got {_describe(value)}")
+        raise ValueError(too_long)
     return seconds
 
 

@@ -319,6 +319,10 @@ BAD = [
     ("max_age past datetime's range", SOURCE + "    max_age: 1e300\n", 3, "sources.0.max_age",
      ["at most 100 years"]),
     ("per_host_delay absurd", "per_host_delay: 1e308\n", 1, "per_host_delay", ["at most 100 years"]),
+    ("per_host_delay an integer beyond any float", "per_host_delay: 1" + "0" * 400 + "\n", 1, "per_host_delay",
+     ["at most 100 years"]),
+    ("a number longer than Python reads", SOURCE + "    interval: 1" + "0" * 5000 + "\n", 3, None,
+     ["a number of more than 4300 digits"]),
     ("name null", "sources:\n  - name: ~\n", 2, "sources.0.name", ["this key is required"]),
 ]
 
