@@ -207,7 +207,7 @@ def _refresh_site(store: Store, config: Config, events: list[CheckEvent], starte
         build_site(store, config.reports_dir(), since=None, generated_at=started, diffs=_run_diffs(events))
     except (MonitorError, OSError) as exc:
         err.print(styled(f"newsmon: warning: the report site in {config.reports_dir()} was not updated: {exc}",
-                       style="yellow"))
+                         style="yellow"))
 
 
 def _draw_changed_pages(store: Store, config: Config, events: list[CheckEvent]) -> None:

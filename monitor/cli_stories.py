@@ -64,7 +64,7 @@ def stories(
         return
     if not found:
         out.print(styled("no story has more than one article yet (--all lists every article's story)"
-                       if not include_single else "no stories: the store has no versions yet"))
+                         if not include_single else "no stories: the store has no versions yet"))
     for story in found:
         count = f"{len(story.articles)} article{'' if len(story.articles) == 1 else 's'}"
         out.print(styled(f"story {story.id}: {safe(story.title)} ({count})", style="bold"))

@@ -194,6 +194,7 @@ def _slow_read(text: str, fail: Callable[..., ConfigError]) -> tuple[Any, Any]:
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         raise fail(f"invalid YAML: the control character U+{code:04X} is not allowed in a configuration file",
                    line=line) from None
+    root = None
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else {}
@@ -219,6 +220,8 @@ def _slow_read(text: str, fail: Callable[..., ConfigError]) -> tuple[Any, Any]:
 
 def _long_number_line(node: Any, digits: int) -> int | None:
     """The line of the first scalar under ``node`` with more than ``digits`` digits, if any."""
+    if node is None:
+        return None
     if isinstance(node, yaml.ScalarNode):
         return node.start_mark.line + 1 if sum(c.isdigit() for c in node.value) > digits else None
     children = node.value if isinstance(node, yaml.CollectionNode) else []

@@ -24,6 +24,8 @@ class _LazyConsole:
         self._console: Console | None = None
 
     def __getattr__(self, name: str) -> Any:       # only for what the instance itself does not have
+        if name.startswith("__") or name in ("_options", "_console"):
+            raise AttributeError(name)             # not a console's: copy and pickle look for these
         if self._console is None:
             from rich.console import Console
 
