@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from .config import Config, load_config, parse_config
-from .console import lazy_console, styled
+from .console import lazy_console, made, styled
 from .errors import ConfigError, MonitorError
 from .models import CHANGE_EVENTS, CheckEvent, Diff, Document
 
@@ -145,7 +145,7 @@ def check(
         if show_progress:
             from rich.progress import Progress
 
-            with Progress(console=err, transient=True) as progress:
+            with Progress(console=made(err), transient=True) as progress:   # rich enters it: the real one
                 task = progress.add_task("checking", total=len(targets))
                 for event in stream:
                     events.append(event)

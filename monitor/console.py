@@ -13,11 +13,13 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-__all__ = ["lazy_console", "styled"]
+__all__ = ["lazy_console", "made", "styled"]
 
 
 class _LazyConsole:
-    """Stands for a rich ``Console`` made with ``options`` at the first use of any of its attributes."""
+    """Stands for a rich ``Console`` made with ``options`` at the first use of any of its attributes: enough for
+    printing through it. Python looks special methods up on the class, never through ``__getattr__``, so where
+    rich needs the console itself (a ``Progress`` enters it with ``with``), give it ``made(console)``."""
 
     def __init__(self, **options: Any) -> None:
         self._options = options
@@ -26,16 +28,24 @@ class _LazyConsole:
     def __getattr__(self, name: str) -> Any:       # only for what the instance itself does not have
         if name.startswith("__") or name in ("_options", "_console"):
             raise AttributeError(name)             # not a console's: copy and pickle look for these
+        return getattr(self.made(), name)
+
+    def made(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
 
 
 def lazy_console(**options: Any) -> Console:
     """A console (``rich.console.Console(**options)``) that imports rich only when it is first used."""
     return cast("Console", _LazyConsole(**options))
+
+
+def made(console: Console) -> Console:
+    """The rich ``Console`` itself behind one of ``lazy_console``'s (made now if need be); any other as it is."""
+    return console.made() if isinstance(console, _LazyConsole) else console
 
 
 def styled(text: str, style: str = "") -> Text:

@@ -92,6 +92,25 @@ def test_text_output_names_the_change(site: Site, httpserver: HTTPServer, tmp_pa
     assert "modified" in stdout and "1,000" in stdout and "1,500" in stdout
 
 
+def test_check_shows_its_progress_on_a_terminal(site: Site, httpserver: HTTPServer, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 articles or more, text output and a terminal: a progress bar, drawn through the real console."""
+    import io
+
+    from monitor import cli
+    from monitor.console import lazy_console
+
+    for n in range(20):
+        site.publish(f"/p{n}", render_article_page(load_seed()))
+    config = write_config(tmp_path, *(httpserver.url_for(f"/p{n}") for n in range(20)))
+    terminal = io.StringIO()
+    monkeypatch.setattr(cli, "err", lazy_console(file=terminal, force_terminal=True, width=80))
+    code, stdout, _ = run("check", "-c", str(config))
+    assert code == 0, stdout
+    assert stdout.count("new ") == 20
+    assert "20 checked: 20 new" in terminal.getvalue()
+
+
 def test_invalid_config_exits_2_naming_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources:\n  - name: x\n    urlz: [http://example.com/]\n", encoding="utf-8")

@@ -28,3 +28,19 @@ def test_a_console_not_yet_made_can_be_copied() -> None:
     """copy and pickle look for special attributes before __init__ has run: never a recursion."""
     console = lazy_console(highlight=False)
     assert copy.copy(console) is not console
+
+
+def test_a_progress_bar_on_a_terminal_runs_on_a_lazy_console() -> None:
+    """rich's Progress enters its console with ``with``, which a stand-in cannot forward: it gets the real one."""
+    from rich.progress import Progress
+
+    from monitor.console import made
+
+    file = io.StringIO()
+    console = lazy_console(file=file, force_terminal=True, width=60)
+    with Progress(console=made(console), transient=False) as progress:
+        task = progress.add_task("checking", total=3)
+        for _ in range(3):
+            progress.advance(task)
+    assert "checking" in file.getvalue()
+    assert made(console) is made(console)
