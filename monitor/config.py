@@ -194,7 +194,6 @@ def _slow_read(text: str, fail: Callable[..., ConfigError]) -> tuple[Any, Any]:
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         raise fail(f"invalid YAML: the control character U+{code:04X} is not allowed in a configuration file",
                    line=line) from None
-    root = None
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else {}
@@ -210,26 +209,19 @@ def _slow_read(text: str, fail: Callable[..., ConfigError]) -> tuple[Any, Any]:
         raise fail(f"invalid YAML: {exc}") from None
     except RecursionError:
         raise fail("invalid YAML: nested too deeply", line=loader.get_mark().line + 1) from None
-    except ValueError:  # int() of more digits than Python converts (sys.get_int_max_str_digits)
-        digits = sys.get_int_max_str_digits()
-        raise fail(f"a number of more than {digits} digits", line=_long_number_line(root, digits)) from None
+    except ValueError as exc:  # a value PyYAML cannot make: a date such as 2024-13-45, a number too long
+        node, digits = _failing_scalar(loader), sys.get_int_max_str_digits()
+        too_long = node is not None and sum(c.isdigit() for c in node.value) > digits
+        raise fail(f"a number of more than {digits} digits" if too_long else f"invalid value: {exc}",
+                   line=None if node is None else int(node.start_mark.line) + 1) from None
     finally:
         loader.dispose()
     return root, data
 
 
-def _long_number_line(node: Any, digits: int) -> int | None:
-    """The line of the first scalar under ``node`` with more than ``digits`` digits, if any."""
-    if node is None:
-        return None
-    if isinstance(node, yaml.ScalarNode):
-        return node.start_mark.line + 1 if sum(c.isdigit() for c in node.value) > digits else None
-    children = node.value if isinstance(node, yaml.CollectionNode) else []
-    for child in children:
-        for inner in child if isinstance(child, tuple) else (child,):
-            if (line := _long_number_line(inner, digits)) is not None:
-                return line
-    return None
+def _failing_scalar(loader: Any) -> Any:
+    """The scalar node PyYAML failed to make into a value (it is still among the nodes it was making), if any."""
+    return next((node for node in loader.recursive_objects if isinstance(node, yaml.ScalarNode)), None)
 
 
 def _validate(data: Any, root: Any, fail: Callable[..., ConfigError], filename: str,

@@ -29,6 +29,8 @@ def _describe(value: object) -> str:
         return str(value).lower()
     if isinstance(value, dict | list):
         return "a mapping" if isinstance(value, dict) else "a list"
+    if isinstance(value, int) and value.bit_length() > 100:     # about 30 digits; str() refuses past 4,300
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -85,12 +87,14 @@ def parse_duration(value: object) -> float:
                 f"got {_describe(value)}")
     if isinstance(value, bool):  # an int subclass, but `interval: yes` is a mistake, not one second
         raise ValueError(expected)
-    too_long = f"expected a duration of at most 100 years ('36500d'), got {_describe(value)}"
+    def too_long() -> ValueError:
+        return ValueError(f"expected a duration of at most 100 years ('36500d'), got {_describe(value)}")
+
     if isinstance(value, int | float):
         try:
             seconds = float(value)
         except OverflowError:       # an integer beyond any float, such as 10 ** 400
-            raise ValueError(too_long) from None
+            raise too_long() from None
     elif isinstance(value, str):
         try:
             seconds = float(value)
@@ -103,7 +107,7 @@ def parse_duration(value: object) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(expected)
     if seconds > MAX_DURATION:  # planned times must stay inside datetime's range (year 9999)
-        raise ValueError(too_long)
+        raise too_long()
     return seconds
 
 

@@ -35,12 +35,13 @@ def run() -> None:
         raise SystemExit(code)          # a message: Python prints it and exits with status 1
     if _shutdown_needed():
         raise SystemExit(code)
+    logging.shutdown()                  # first: a handler may write as it closes
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:      # None: started with that descriptor closed
+                stream.flush()
     except (OSError, ValueError):       # a reader that went away: leave the message and status to Python
         raise SystemExit(code) from None
-    logging.shutdown()
     os._exit(code or 0)
 
 

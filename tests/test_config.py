@@ -323,6 +323,8 @@ BAD = [
      ["at most 100 years"]),
     ("a number longer than Python reads", SOURCE + "    interval: 1" + "0" * 5000 + "\n", 3, None,
      ["a number of more than 4300 digits"]),
+    ("a date that does not exist", SOURCE + "    interval: 2024-13-45\n", 3, None,
+     ["invalid value: month must be in 1..12"]),
     ("name null", "sources:\n  - name: ~\n", 2, "sources.0.name", ["this key is required"]),
 ]
 

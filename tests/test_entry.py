@@ -3,6 +3,7 @@ nothing needs it, and with it when something does."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,13 @@ def test_python_m_monitor_is_the_same_program(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "monitor", "check", "-c", str(tmp_path / "missing.yaml")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "missing.yaml" in done.stderr
+
+
+def test_a_closed_standard_output_is_no_error(tmp_path: Path) -> None:
+    """Started with descriptor 1 closed, Python has no sys.stdout: the command runs and exits as before."""
+    page = tmp_path / "a.txt"
+    page.write_text("Title\n\nSame text.", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", PROGRAM, "diff", str(page), str(page)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "python shutdown ran" not in done.stderr
