@@ -139,3 +139,21 @@ def test_benchmarks_can_time_trafilatura_as_released(comparisons: list[str]) -> 
         extract(seed_page())
     assert trafilatura.core.compare_extraction is extract_compare.compare_extraction
     assert comparisons == ["compared"]           # trafilatura's own step ran, the shim's rule did not
+
+
+@pytest.mark.parametrize("change", ["another release", "another signature"])
+def test_nothing_is_replaced_in_a_trafilatura_not_checked(change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = extract_compare._original
+    monkeypatch.setattr(extract_compare, "_original", None)
+    if change == "another release":
+        monkeypatch.setattr(trafilatura.core, "compare_extraction", original)
+        monkeypatch.setattr(trafilatura, "__version__", "2.4.0")
+    else:
+        def compare_extraction(tree: object, backup_tree: object, body: object, text: str, len_text: int,
+                               options: object) -> object:
+            raise AssertionError("never called")
+        monkeypatch.setattr(trafilatura.core, "compare_extraction", compare_extraction)
+    before = trafilatura.core.compare_extraction
+    assert extract_compare.install() is False
+    assert trafilatura.core.compare_extraction is before
+    assert not extract_compare.installed()
