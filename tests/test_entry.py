@@ -14,12 +14,22 @@ SEED = Path(__file__).parent / "fixtures" / "article.txt"
 PROGRAM = """
 import atexit, sys, threading, time
 atexit.register(lambda: print("python shutdown ran", file=sys.stderr))
-if sys.argv[1] == "--late-thread":
-    def late():
-        time.sleep(0.3)
-        print("late thread done", file=sys.stderr)
-    threading.Thread(target=late).start()
+late = sys.argv[1] == "--late-thread"
+if late:
     sys.argv.pop(1)
+import monitor.cli
+
+command = monitor.cli.main
+def main():
+    try:
+        command()
+    finally:
+        if late:            # started as the command ends: still running when the exit is decided
+            def work():
+                time.sleep(0.3)
+                print("late thread done", file=sys.stderr)
+            threading.Thread(target=work).start()
+monitor.cli.main = main
 from monitor.entry import run
 sys.argv[0] = "newsmon"
 run()
