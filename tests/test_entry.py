@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from monitor.entry import YOUNG_OBJECTS
+
 SEED = Path(__file__).parent / "fixtures" / "article.txt"
 
 # Runs the entry point with an atexit handler of its own: it prints only if Python's shutdown ran.
@@ -24,6 +26,7 @@ def main():
     try:
         command()
     finally:
+        print("young objects collected every", __import__("gc").get_threshold()[0], file=sys.stderr)
         if late:            # started as the command ends: still running when the exit is decided
             def work():
                 time.sleep(0.3)
@@ -51,6 +54,7 @@ def test_a_command_ends_without_python_shutdown_and_its_whole_output(tmp_path: P
     assert done.stdout.rstrip().endswith("}")          # the whole JSON document, flushed before the exit
     assert '"1,500"' in done.stdout
     assert "python shutdown ran" not in done.stderr
+    assert f"young objects collected every {YOUNG_OBJECTS}" in done.stderr
 
 
 def test_the_exit_status_is_the_commands(tmp_path: Path) -> None:
