@@ -1,0 +1,112 @@
+"""What a more compact schema would store for 100 small revisions: a measurement for the storage target.
+
+newsmon's store (benchmarks/storage_size.py) grows by 35% of the raw text per version of the seed article,
+though its text blobs are 6.3%: the rows around each version cost more than its text (64-character hex
+hashes for blob keys, delta bases and fingerprints, dates as text, a blob's key stored again in its index).
+This script writes the same 100 versions (the same revisions as storage_size.py) into a SQLite file with a
+compact layout that is NOT newsmon's schema, and prints the file growth per version as a share of the raw
+text, for delta chains of 8 and 16 and with or without the title and final URL stored only when they differ
+from the previous version's:
+
+  blobs     id INTEGER PRIMARY KEY, sha256 BLOB(32) UNIQUE, size, codec INTEGER, data, base INTEGER -> blobs.id
+  versions  integer references to blobs, fingerprint BLOB(32), created_at INTEGER (seconds)
+  checks    checked_at INTEGER, outcome INTEGER
+
+Text blobs are zstd deltas against the previous version (level 6, a raw-content dictionary) as newsmon
+makes them, a whole blob at level 10 every ``depth`` versions; the HTML is one shared empty blob (the "text
+only" store of storage_size.py).
+
+    python benchmarks/storage_compact_schema.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+import zstandard
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import storage_size  # noqa: E402
+
+from monitor.demo.site import parse_article_text  # noqa: E402
+
+SCHEMA = """
+CREATE TABLE blobs (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, size INTEGER NOT NULL,
+                    codec INTEGER NOT NULL, data BLOB NOT NULL, base INTEGER REFERENCES blobs(id));
+CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, title TEXT, byline TEXT, published TEXT, modified TEXT, final_url TEXT,
+    fingerprint BLOB NOT NULL, text_blob INTEGER NOT NULL, html_blob INTEGER NOT NULL, size INTEGER NOT NULL,
+    UNIQUE (article_id, number));
+CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checked_at INTEGER NOT NULL,
+    outcome INTEGER NOT NULL, status INTEGER, etag TEXT, last_modified TEXT, wire_bytes INTEGER,
+    body_bytes INTEGER, duration REAL, error TEXT, final_url TEXT, version INTEGER);
+CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
+"""
+
+
+def vacuumed_size(conn: sqlite3.Connection, path: Path) -> int:
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.stat().st_size
+
+
+def growth(texts: list[tuple[str, bytes]], depth: int, only_changes: bool) -> int:
+    """Bytes the file grows by with every version written (after VACUUM), against the empty schema."""
+    with tempfile.TemporaryDirectory(prefix="newsmon-compact-") as tmp:
+        path = Path(tmp) / "compact.db"
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT INTO blobs VALUES (1, ?, 0, 0, x'', NULL)", (hashlib.sha256(b"").digest(),))
+        conn.commit()
+        empty = vacuumed_size(conn, path)
+        previous: tuple[bytes, int] | None = None
+        chain, last_title = 0, None
+        for number, (title, raw) in enumerate(texts, start=1):
+            if previous is not None and chain < depth:
+                dictionary = zstandard.ZstdCompressionDict(previous[0], dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+                data = zstandard.ZstdCompressor(level=6, dict_data=dictionary).compress(raw)
+                base, codec, chain = previous[1], 1, chain + 1
+            else:
+                data, base, codec, chain = zstandard.ZstdCompressor(level=10).compress(raw), None, 0, 0
+            blob = conn.execute("INSERT INTO blobs (sha256, size, codec, data, base) VALUES (?, ?, ?, ?, ?)",
+                                (hashlib.sha256(raw).digest(), len(raw), codec, data, base)).lastrowid
+            assert blob is not None
+            at = 1_796_000_000 + number * 3600
+            conn.execute("INSERT INTO versions (article_id, number, created_at, title, final_url, fingerprint, "
+                         "text_blob, html_blob, size) VALUES (1, ?, ?, ?, ?, ?, ?, 1, ?)",
+                         (number, at, None if only_changes and title == last_title else title,
+                          None if only_changes else storage_size.URL, hashlib.sha256(raw).digest(), blob, len(raw)))
+            conn.execute("INSERT INTO checks (article_id, checked_at, outcome, status, wire_bytes, body_bytes, "
+                         "duration, version) VALUES (1, ?, 3, 200, 0, 0, 0.0, ?)", (at, number))
+            conn.commit()
+            previous, last_title = (raw, blob), title
+        full = vacuumed_size(conn, path)
+        conn.close()
+    return full - empty
+
+
+def main() -> None:
+    base = parse_article_text(storage_size.SEED_ARTICLE.read_text(encoding="utf-8"))
+    docs = [storage_size.document(article) for article in storage_size.revisions(base, 100)]
+    texts = [(d.title, f"{d.title}\n\n{d.text}".encode()) for d in docs]
+    raw = sum(len(text) for _, text in texts)
+    print(f"{len(texts)} versions of {storage_size.SEED_ARTICLE}, {raw / len(texts):,.0f} bytes of text each\n")
+    print("| delta chain | title and final URL | file growth per version | share of the raw text |")
+    print("|---|---|---|---|")
+    for depth in (8, 16):
+        for only_changes in (False, True):
+            grown = growth(texts, depth, only_changes)
+            print(f"| {depth} | {'only when they differ' if only_changes else 'every version'} | "
+                  f"{grown / len(texts):,.0f} B | {grown / raw:.1%} |")
+
+
+if __name__ == "__main__":
+    main()
