@@ -3,14 +3,15 @@
 newsmon's store (benchmarks/storage_size.py) grows by 35% of the raw text per version of the seed article,
 though its text blobs are 6.3%: the rows around each version cost more than its text (64-character hex
 hashes for blob keys, delta bases and fingerprints, dates as text, a blob's key stored again in its index).
-This script writes the same 100 versions (the same revisions as storage_size.py) into a SQLite file with a
-compact layout that is NOT newsmon's schema, and prints the file growth per version as a share of the raw
-text, for delta chains of 8 and 16 and with or without the title and final URL stored only when they differ
-from the previous version's:
+This script writes the same 100 versions (the same revisions as storage_size.py) into SQLite files laid out
+in three ways (``SCHEMAS``; none of them is newsmon's own file, though the first has its column types), and
+prints the file growth per version as a share of the raw text, for delta chains of 8 and 16 and with or
+without the title and final URL stored only when they differ from the previous version's:
 
-  blobs     id INTEGER PRIMARY KEY, sha256 BLOB(32) UNIQUE, size, codec INTEGER, data, base INTEGER -> blobs.id
-  versions  integer references to blobs, fingerprint BLOB(32), created_at INTEGER (seconds)
-  checks    checked_at INTEGER, outcome INTEGER
+  today's types                 64-character hex hashes as keys and references, dates and outcomes as text
+  binary hashes, integer dates  32-byte hashes, still the blobs' keys and references
+  and integer blob references   blobs get an integer id (their hash a unique column) that versions and delta
+                                bases refer to
 
 Text blobs are zstd deltas against the previous version (level 6, a raw-content dictionary) as newsmon
 makes them, a whole blob at level 10 every ``depth`` versions; the HTML is one shared empty blob (the "text
@@ -37,7 +38,34 @@ import storage_size  # noqa: E402
 
 from monitor.demo.site import parse_article_text  # noqa: E402
 
-SCHEMA = """
+# Three layouts of the same tables: today's column types; binary hashes and integer dates with blobs still
+# keyed and referred to by their hash; and blobs with an integer id that versions and delta bases refer to.
+SCHEMAS = {
+    "today's types": """
+CREATE TABLE blobs (sha256 VARCHAR(64) PRIMARY KEY, size BIGINT NOT NULL, codec VARCHAR(32) NOT NULL,
+                    data BLOB NOT NULL, base VARCHAR(64));
+CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
+    created_at DATETIME NOT NULL, title TEXT, byline TEXT, published TEXT, modified TEXT, final_url TEXT,
+    fingerprint VARCHAR(64) NOT NULL, text_blob VARCHAR(64) NOT NULL, html_blob VARCHAR(64) NOT NULL,
+    size INTEGER NOT NULL, UNIQUE (article_id, number));
+CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checked_at DATETIME NOT NULL,
+    outcome VARCHAR(16) NOT NULL, status SMALLINT, etag TEXT, last_modified TEXT, wire_bytes BIGINT,
+    body_bytes BIGINT, duration FLOAT, error TEXT, final_url TEXT, version INTEGER);
+CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
+""",
+    "binary hashes, integer dates": """
+CREATE TABLE blobs (sha256 BLOB PRIMARY KEY, size INTEGER NOT NULL, codec INTEGER NOT NULL, data BLOB NOT NULL,
+                    base BLOB);
+CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, title TEXT, byline TEXT, published TEXT, modified TEXT, final_url TEXT,
+    fingerprint BLOB NOT NULL, text_blob BLOB NOT NULL, html_blob BLOB NOT NULL, size INTEGER NOT NULL,
+    UNIQUE (article_id, number));
+CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checked_at INTEGER NOT NULL,
+    outcome INTEGER NOT NULL, status INTEGER, etag TEXT, last_modified TEXT, wire_bytes INTEGER,
+    body_bytes INTEGER, duration REAL, error TEXT, final_url TEXT, version INTEGER);
+CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
+""",
+    "and integer blob references": """
 CREATE TABLE blobs (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, size INTEGER NOT NULL,
                     codec INTEGER NOT NULL, data BLOB NOT NULL, base INTEGER REFERENCES blobs(id));
 CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
@@ -48,7 +76,8 @@ CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checke
     outcome INTEGER NOT NULL, status INTEGER, etag TEXT, last_modified TEXT, wire_bytes INTEGER,
     body_bytes INTEGER, duration REAL, error TEXT, final_url TEXT, version INTEGER);
 CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
-"""
+""",
+}
 
 
 def vacuumed_size(conn: sqlite3.Connection, path: Path) -> int:
@@ -57,35 +86,66 @@ def vacuumed_size(conn: sqlite3.Connection, path: Path) -> int:
     return path.stat().st_size
 
 
-def growth(texts: list[tuple[str, bytes]], depth: int, only_changes: bool) -> int:
+class Layout:
+    """How one layout writes its keys, blob references, dates and outcomes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.text_types = name == "today's types"
+        self.integer_references = name == "and integer blob references"
+
+    def key(self, raw: bytes) -> str | bytes:
+        digest = hashlib.sha256(raw)
+        return digest.hexdigest() if self.text_types else digest.digest()
+
+    def time(self, hour: int) -> str | int:
+        if self.text_types:            # as newsmon writes it on SQLite: ISO text with microseconds
+            return f"2026-11-{1 + hour // 24:02d} {hour % 24:02d}:00:00.000000"
+        return 1_796_000_000 + hour * 3600
+
+    def outcome(self) -> str | int:
+        return "modified" if self.text_types else 3
+
+
+def growth(layout: Layout, texts: list[tuple[str, bytes]], depth: int, only_changes: bool) -> int:
     """Bytes the file grows by with every version written (after VACUUM), against the empty schema."""
     with tempfile.TemporaryDirectory(prefix="newsmon-compact-") as tmp:
         path = Path(tmp) / "compact.db"
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
-        conn.execute("INSERT INTO blobs VALUES (1, ?, 0, 0, x'', NULL)", (hashlib.sha256(b"").digest(),))
+        conn.executescript(SCHEMAS[layout.name])
+        empty_key = layout.key(b"")
+        codec_whole, codec_delta = ("zstd", "zstd-delta") if layout.text_types else (0, 1)
+        if layout.integer_references:
+            conn.execute("INSERT INTO blobs VALUES (1, ?, 0, 0, x'', NULL)", (empty_key,))
+        else:
+            conn.execute("INSERT INTO blobs VALUES (?, 0, ?, x'', NULL)", (empty_key, codec_whole))
         conn.commit()
         empty = vacuumed_size(conn, path)
-        previous: tuple[bytes, int] | None = None
+        previous: tuple[bytes, object] | None = None
         chain, last_title = 0, None
         for number, (title, raw) in enumerate(texts, start=1):
             if previous is not None and chain < depth:
                 dictionary = zstandard.ZstdCompressionDict(previous[0], dict_type=zstandard.DICT_TYPE_RAWCONTENT)
                 data = zstandard.ZstdCompressor(level=6, dict_data=dictionary).compress(raw)
-                base, codec, chain = previous[1], 1, chain + 1
+                base, codec, chain = previous[1], codec_delta, chain + 1
             else:
-                data, base, codec, chain = zstandard.ZstdCompressor(level=10).compress(raw), None, 0, 0
-            blob = conn.execute("INSERT INTO blobs (sha256, size, codec, data, base) VALUES (?, ?, ?, ?, ?)",
-                                (hashlib.sha256(raw).digest(), len(raw), codec, data, base)).lastrowid
-            assert blob is not None
-            at = 1_796_000_000 + number * 3600
+                data, base, codec, chain = zstandard.ZstdCompressor(level=10).compress(raw), None, codec_whole, 0
+            key = layout.key(raw)
+            if layout.integer_references:
+                insert = "INSERT INTO blobs (sha256, size, codec, data, base) VALUES (?, ?, ?, ?, ?)"
+                blob: object = conn.execute(insert, (key, len(raw), codec, data, base)).lastrowid
+                html: object = 1
+            else:
+                conn.execute("INSERT INTO blobs VALUES (?, ?, ?, ?, ?)", (key, len(raw), codec, data, base))
+                blob, html = key, empty_key
+            at = layout.time(number)
             conn.execute("INSERT INTO versions (article_id, number, created_at, title, final_url, fingerprint, "
-                         "text_blob, html_blob, size) VALUES (1, ?, ?, ?, ?, ?, ?, 1, ?)",
+                         "text_blob, html_blob, size) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (number, at, None if only_changes and title == last_title else title,
-                          None if only_changes else storage_size.URL, hashlib.sha256(raw).digest(), blob, len(raw)))
+                          None if only_changes else storage_size.URL, key, blob, html, len(raw)))
             conn.execute("INSERT INTO checks (article_id, checked_at, outcome, status, wire_bytes, body_bytes, "
-                         "duration, version) VALUES (1, ?, 3, 200, 0, 0, 0.0, ?)", (at, number))
+                         "duration, version) VALUES (1, ?, ?, 200, 0, 0, 0.0, ?)", (at, layout.outcome(), number))
             conn.commit()
             previous, last_title = (raw, blob), title
         full = vacuumed_size(conn, path)
@@ -99,13 +159,14 @@ def main() -> None:
     texts = [(d.title, f"{d.title}\n\n{d.text}".encode()) for d in docs]
     raw = sum(len(text) for _, text in texts)
     print(f"{len(texts)} versions of {storage_size.SEED_ARTICLE}, {raw / len(texts):,.0f} bytes of text each\n")
-    print("| delta chain | title and final URL | file growth per version | share of the raw text |")
-    print("|---|---|---|---|")
-    for depth in (8, 16):
-        for only_changes in (False, True):
-            grown = growth(texts, depth, only_changes)
-            print(f"| {depth} | {'only when they differ' if only_changes else 'every version'} | "
-                  f"{grown / len(texts):,.0f} B | {grown / raw:.1%} |")
+    print("| layout | delta chain | title and final URL | file growth per version | share of the raw text |")
+    print("|---|---|---|---|---|")
+    for name in SCHEMAS:
+        for depth in (8, 16):
+            for only_changes in (False, True):
+                grown = growth(Layout(name), texts, depth, only_changes)
+                print(f"| {name} | {depth} | {'only when they differ' if only_changes else 'every version'} | "
+                      f"{grown / len(texts):,.0f} B | {grown / raw:.1%} |")
 
 
 if __name__ == "__main__":
