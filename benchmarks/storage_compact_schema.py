@@ -4,7 +4,7 @@ newsmon's store (benchmarks/storage_size.py) grows by 35% of the raw text per ve
 though its text blobs are 6.3%: the rows around each version cost more than its text (64-character hex
 hashes for blob keys, delta bases and fingerprints, dates as text, a blob's key stored again in its index).
 This script writes the same 100 versions (the same revisions as storage_size.py) into SQLite files laid out
-in three ways (``SCHEMAS``; none of them is newsmon's own file, though the first has its column types), and
+in three ways (``LAYOUTS``; none of them is newsmon's own file, though the first has its column types), and
 prints the file growth per version as a share of the raw text, for delta chains of 8 and 16 and with or
 without the title and final URL stored only when they differ from the previous version's:
 
@@ -40,44 +40,7 @@ from monitor.demo.site import parse_article_text  # noqa: E402
 
 # Three layouts of the same tables: today's column types; binary hashes and integer dates with blobs still
 # keyed and referred to by their hash; and blobs with an integer id that versions and delta bases refer to.
-SCHEMAS = {
-    "today's types": """
-CREATE TABLE blobs (sha256 VARCHAR(64) PRIMARY KEY, size BIGINT NOT NULL, codec VARCHAR(32) NOT NULL,
-                    data BLOB NOT NULL, base VARCHAR(64));
-CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
-    created_at DATETIME NOT NULL, title TEXT, byline TEXT, published TEXT, modified TEXT, final_url TEXT,
-    fingerprint VARCHAR(64) NOT NULL, text_blob VARCHAR(64) NOT NULL, html_blob VARCHAR(64) NOT NULL,
-    size INTEGER NOT NULL, UNIQUE (article_id, number));
-CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checked_at DATETIME NOT NULL,
-    outcome VARCHAR(16) NOT NULL, status SMALLINT, etag TEXT, last_modified TEXT, wire_bytes BIGINT,
-    body_bytes BIGINT, duration FLOAT, error TEXT, final_url TEXT, version INTEGER);
-CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
-""",
-    "binary hashes, integer dates": """
-CREATE TABLE blobs (sha256 BLOB PRIMARY KEY, size INTEGER NOT NULL, codec INTEGER NOT NULL, data BLOB NOT NULL,
-                    base BLOB);
-CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
-    created_at INTEGER NOT NULL, title TEXT, byline TEXT, published TEXT, modified TEXT, final_url TEXT,
-    fingerprint BLOB NOT NULL, text_blob BLOB NOT NULL, html_blob BLOB NOT NULL, size INTEGER NOT NULL,
-    UNIQUE (article_id, number));
-CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checked_at INTEGER NOT NULL,
-    outcome INTEGER NOT NULL, status INTEGER, etag TEXT, last_modified TEXT, wire_bytes INTEGER,
-    body_bytes INTEGER, duration REAL, error TEXT, final_url TEXT, version INTEGER);
-CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
-""",
-    "and integer blob references": """
-CREATE TABLE blobs (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, size INTEGER NOT NULL,
-                    codec INTEGER NOT NULL, data BLOB NOT NULL, base INTEGER REFERENCES blobs(id));
-CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
-    created_at INTEGER NOT NULL, title TEXT, byline TEXT, published TEXT, modified TEXT, final_url TEXT,
-    fingerprint BLOB NOT NULL, text_blob INTEGER NOT NULL, html_blob INTEGER NOT NULL, size INTEGER NOT NULL,
-    UNIQUE (article_id, number));
-CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checked_at INTEGER NOT NULL,
-    outcome INTEGER NOT NULL, status INTEGER, etag TEXT, last_modified TEXT, wire_bytes INTEGER,
-    body_bytes INTEGER, duration REAL, error TEXT, final_url TEXT, version INTEGER);
-CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
-""",
-}
+LAYOUTS = ("today's types", "binary hashes, integer dates", "and integer blob references")
 
 
 def vacuumed_size(conn: sqlite3.Connection, path: Path) -> int:
@@ -87,12 +50,33 @@ def vacuumed_size(conn: sqlite3.Connection, path: Path) -> int:
 
 
 class Layout:
-    """How one layout writes its keys, blob references, dates and outcomes."""
+    """How one layout declares and writes its keys, blob references, dates and outcomes."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.text_types = name == "today's types"
-        self.integer_references = name == "and integer blob references"
+        self.text_types = name == LAYOUTS[0]
+        self.integer_references = name == LAYOUTS[2]
+
+    def schema(self) -> str:
+        if self.text_types:
+            hash_, date, code = "VARCHAR(64)", "DATETIME", "VARCHAR(16)"
+        else:
+            hash_, date, code = "BLOB", "INTEGER", "INTEGER"
+        if self.integer_references:
+            key, reference = f"id INTEGER PRIMARY KEY, sha256 {hash_} NOT NULL UNIQUE", "INTEGER"
+        else:
+            key, reference = f"sha256 {hash_} PRIMARY KEY", hash_
+        return f"""
+CREATE TABLE blobs ({key}, size INTEGER NOT NULL, codec {code} NOT NULL, data BLOB NOT NULL, base {reference});
+CREATE TABLE versions (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, number INTEGER NOT NULL,
+    created_at {date} NOT NULL, title TEXT, byline TEXT, published TEXT, modified TEXT, final_url TEXT,
+    fingerprint {hash_} NOT NULL, text_blob {reference} NOT NULL, html_blob {reference} NOT NULL,
+    size INTEGER NOT NULL, UNIQUE (article_id, number));
+CREATE TABLE checks (id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL, checked_at {date} NOT NULL,
+    outcome {code} NOT NULL, status INTEGER, etag TEXT, last_modified TEXT, wire_bytes INTEGER,
+    body_bytes INTEGER, duration REAL, error TEXT, final_url TEXT, version INTEGER);
+CREATE INDEX ix_checks_article_checked_at ON checks (article_id, checked_at);
+"""
 
     def key(self, raw: bytes) -> str | bytes:
         digest = hashlib.sha256(raw)
@@ -113,7 +97,7 @@ def growth(layout: Layout, texts: list[tuple[str, bytes]], depth: int, only_chan
         path = Path(tmp) / "compact.db"
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMAS[layout.name])
+        conn.executescript(layout.schema())
         empty_key = layout.key(b"")
         codec_whole, codec_delta = ("zstd", "zstd-delta") if layout.text_types else (0, 1)
         if layout.integer_references:
@@ -161,7 +145,7 @@ def main() -> None:
     print(f"{len(texts)} versions of {storage_size.SEED_ARTICLE}, {raw / len(texts):,.0f} bytes of text each\n")
     print("| layout | delta chain | title and final URL | file growth per version | share of the raw text |")
     print("|---|---|---|---|---|")
-    for name in SCHEMAS:
+    for name in LAYOUTS:
         for depth in (8, 16):
             for only_changes in (False, True):
                 grown = growth(Layout(name), texts, depth, only_changes)
