@@ -221,7 +221,8 @@ def _slow_read(text: str, fail: Callable[..., ConfigError]) -> tuple[Any, Any]:
 
 def _failing_scalar(loader: Any) -> Any:
     """The scalar node PyYAML failed to make into a value (it is still among the nodes it was making), if any."""
-    return next((node for node in loader.recursive_objects if isinstance(node, yaml.ScalarNode)), None)
+    return next((node for node in getattr(loader, "recursive_objects", ()) if isinstance(node, yaml.ScalarNode)),
+                None)
 
 
 def _validate(data: Any, root: Any, fail: Callable[..., ConfigError], filename: str,
