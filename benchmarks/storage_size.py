@@ -92,7 +92,7 @@ def blob_bytes(path: Path, column: str) -> tuple[int, int]:
     """(stored bytes, uncompressed bytes) of the distinct blobs the versions point at through ``column``."""
     with sqlite3.connect(path) as conn:
         stored, raw = conn.execute(
-            f"SELECT sum(length(data)), sum(size) FROM blobs WHERE sha256 IN (SELECT {column} FROM versions)"
+            f"SELECT sum(length(data)), sum(size) FROM blobs WHERE id IN (SELECT {column} FROM versions)"
         ).fetchone()
     return stored, raw
 

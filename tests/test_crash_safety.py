@@ -39,6 +39,7 @@ from monitor.demo.site import ArticleText, render_article_page
 from monitor.models import Document
 from monitor.normalise import fingerprint
 from monitor.store import CheckRecord, NewVersion, open_store
+from monitor.store.blobs import MAX_DEPTH
 from monitor.store.schema import articles, blobs, checks, versions
 
 ROOT = Path(__file__).parent.parent
@@ -265,21 +266,22 @@ def integrity(database: Path) -> str:
         return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
 
 
-def blob(conn: Connection, key: str, depth: int = 0) -> bytes:
+def blob(conn: Connection, ident: int, depth: int = 0) -> bytes:
     """A blob's bytes, which must exist and hash to their key (blobs are keyed by the sha256 of the
-    uncompressed bytes, see monitor/store/blobs.py). A "zstd-delta" blob is zstd with its base blob's
-    bytes as a raw-content dictionary; chains of deltas are at most 8 long."""
-    row = conn.execute(select(blobs.c.codec, blobs.c.base, blobs.c.data).where(blobs.c.sha256 == key)).first()
-    assert row is not None, f"blob {key} is missing"
+    uncompressed bytes, see monitor/store/blobs.py, and referred to by id). A "zstd-delta" blob is zstd with
+    its base blob's bytes as a raw-content dictionary; chains of deltas are at most MAX_DEPTH long."""
+    row = conn.execute(select(blobs.c.sha256, blobs.c.codec, blobs.c.base, blobs.c.data)
+                       .where(blobs.c.id == ident)).first()
+    assert row is not None, f"blob #{ident} is missing"
     assert row.codec in ("zstd", "zstd-delta")
     decompressor = zstandard.ZstdDecompressor()
     if row.codec == "zstd-delta":
-        assert depth < 8, f"blob {key} ends a chain of more than 8 deltas"
+        assert depth < MAX_DEPTH, f"blob {row.sha256} ends a chain of more than {MAX_DEPTH} deltas"
         base = blob(conn, row.base, depth + 1)
         decompressor = zstandard.ZstdDecompressor(
             dict_data=zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT))
     raw = decompressor.decompress(row.data)
-    assert hashlib.sha256(raw).hexdigest() == key, f"blob {key} does not match its key"
+    assert hashlib.sha256(raw).hexdigest() == row.sha256, f"blob {row.sha256} does not match its key"
     return raw
 
 

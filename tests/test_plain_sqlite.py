@@ -175,9 +175,11 @@ def test_a_damaged_latest_version_reads_the_same_on_both_paths(tmp_path: Path) -
     with Store(url) as store:
         store.record_many([version_item(1, 1, 1)])        # a delta on the seeded text, damaged below
     with closing(sqlite3.connect(path)) as conn, conn:
-        first = conn.execute("SELECT text_blob FROM versions WHERE number = 1 AND article_id = "
-                             "(SELECT id FROM articles WHERE url = ?)", (URLS[1],)).fetchone()[0]
-        conn.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (b"\x00garbage", first))
+        first_id, first = conn.execute(
+            "SELECT b.id, hex(b.sha256) FROM versions AS v JOIN blobs AS b ON b.id = v.text_blob WHERE v.number = 1 "
+            "AND v.article_id = (SELECT id FROM articles WHERE url = ?)", (URLS[1],)).fetchone()
+        first = first.lower()
+        conn.execute("UPDATE blobs SET data = ? WHERE id = ?", (b"\x00garbage", first_id))
     with open_store(url) as plain, sqlalchemy_store(url) as sql:
         errors = []
         for store in (plain, sql):

@@ -33,8 +33,9 @@ DELTA_CODEC = "zstd-delta"   # zstd with the blob named in ``base`` as a raw-con
 # Longest chain of deltas above a keyframe. Keyframes are most of the bytes of small edits (one in
 # MAX_DEPTH + 1 versions is a whole compressed blob); deeper chains cost reads a decompression per level.
 # benchmarks/storage_size.py (100 one-word or one-figure revisions of a 2.7 kB text), text blobs against
-# the raw text: 4 -> 9.9%, 8 -> 6.3%, 16 -> 3.6%; a version read stays under 1 ms on SQLite with any.
-MAX_DEPTH = 8
+# the raw text: 4 -> 9.9%, 8 -> 6.3%, 16 -> 3.6%; a version read stays under 1 ms on SQLite with any (a
+# delta of an article's text decodes in about 0.01 ms).
+MAX_DEPTH = 16
 # A delta this many times smaller than the raw bytes is taken without compressing the whole to compare:
 # no news page compresses that well on its own (the 181 pages of the extraction benchmark at level 10:
 # 4.9x for the median page, 10.2x at most), and texts compress less.
@@ -64,6 +65,7 @@ def sha256_hex(data: bytes) -> str:
 class Base:
     """A stored blob, decompressed: what a new blob of the same kind may be compressed against."""
 
+    id: int      # its row's id, by which versions and deltas refer to it
     sha256: str
     raw: bytes
     depth: int   # deltas between it and its keyframe: 0 for a standalone blob
@@ -77,7 +79,7 @@ class Blob:
     size: int
     data: bytes
     codec: str = CODEC
-    base: str | None = None
+    base: int | None = None     # the id of the stored blob a delta is compressed against
 
     @classmethod
     def of(cls, raw: bytes, base: Base | None = None) -> Blob:
@@ -87,7 +89,7 @@ class Blob:
         # (nothing to refer to), nor one that would lengthen the chain past MAX_DEPTH.
         if base is not None and base.sha256 != key and base.raw and base.depth < MAX_DEPTH:
             delta = cls(sha256=key, size=len(raw), data=_compress(raw, base.raw), codec=DELTA_CODEC,
-                        base=base.sha256)
+                        base=base.id)
             # A small edit's delta is tens of bytes, far below any compression of the whole (news HTML and
             # text compress 2-10x): then the whole is not compressed only to be compared, which at level 10
             # costs about 3 ms for a real news page.
@@ -110,35 +112,40 @@ def version_blobs(new: NewVersion, bases: tuple[Base | None, Base | None] | None
 CHAIN_LIMIT = 64
 
 
-def decode_chain(sha256: str, rows: dict[str, tuple[str, str | None, bytes]], cache: BlobCache | None) -> Base:
-    """The blob ``sha256`` from the rows of its chain (key -> codec, base, data), as the chain query of
-    monitor.store.blobs reads them, or its plain-SQL twin (monitor/store/plain_sqlite.py); each blob is
+# A blob's row as decode_chain needs it: (sha256, codec, base id, compressed data).
+ChainRow = tuple[str, str, int | None, bytes]
+
+
+def decode_chain(blob_id: int, rows: dict[int, ChainRow], cache: BlobCache | None) -> Base:
+    """The blob ``blob_id`` from the rows of its chain (id -> sha256, codec, base, data), as the chain query
+    of monitor.store.blobs reads them, or its plain-SQL twin (monitor/store/plain_sqlite.py); each blob is
     verified against its own key, and what is decompressed goes to ``cache`` if given."""
     # Walk down from the wanted blob to a keyframe (or a blob decompressed earlier in this transaction),
     # then decompress back up, each delta with the blob below it as its dictionary.
-    chain: list[tuple[str, str, bytes]] = []
-    key: str | None = sha256
-    while key is not None:
-        below = cache.get(key) if cache is not None else None
+    chain: list[tuple[int, str, str, bytes]] = []
+    ident: int | None = blob_id
+    below: Base | None = None
+    while ident is not None:
+        below = cache.get(ident) if cache is not None else None
         if below is not None:
             break
-        if key not in rows:
+        if ident not in rows:
             if len(chain) >= CHAIN_LIMIT:
-                raise StoreError(f"blob {sha256} is corrupt: its chain of deltas has no keyframe")
-            named = f"blob {key}, the base of blob {chain[-1][0]}," if chain else f"blob {key}"
+                raise StoreError(f"blob {chain[0][1]} is corrupt: its chain of deltas has no keyframe")
+            named = f"blob #{ident}, the base of blob {chain[-1][1]}," if chain else f"blob #{ident}"
             raise StoreError(f"{named} is missing from the store")
-        codec, base, data = rows[key]
+        key, codec, base, data = rows[ident]
         if codec not in (CODEC, DELTA_CODEC):
             raise StoreError(f"blob {key} uses codec {codec!r}, which this version of newsmon cannot read")
-        if codec == DELTA_CODEC and (base is None or base == key or any(base == k for k, _, _ in chain)):
+        if codec == DELTA_CODEC and (base is None or base == ident or any(base == i for i, _, _, _ in chain)):
             raise StoreError(f"blob {key} is corrupt: its chain of deltas has no keyframe")
-        chain.append((key, codec, data))
-        key = base if codec == DELTA_CODEC else None
-    for key, codec, data in reversed(chain):
+        chain.append((ident, key, codec, data))
+        ident = base if codec == DELTA_CODEC else None
+    for ident, key, codec, data in reversed(chain):
         if codec == DELTA_CODEC and below is not None:   # a delta always has the blob below it
-            below = Base(sha256=key, raw=_decompress(key, data, below.raw), depth=below.depth + 1)
+            below = Base(id=ident, sha256=key, raw=_decompress(key, data, below.raw), depth=below.depth + 1)
         else:
-            below = Base(sha256=key, raw=_decompress(key, data, None), depth=0)
+            below = Base(id=ident, sha256=key, raw=_decompress(key, data, None), depth=0)
         if cache is not None:
             cache.put(below)
     assert below is not None  # the loop ran at least once, or the blob was in the cache
@@ -163,16 +170,16 @@ class BlobCache:
     """Decompressed blobs of one transaction, the oldest dropped beyond CACHE_BYTES."""
 
     def __init__(self) -> None:
-        self._blobs: OrderedDict[str, Base] = OrderedDict()
+        self._blobs: OrderedDict[int, Base] = OrderedDict()
         self._bytes = 0
 
-    def get(self, key: str) -> Base | None:
-        return self._blobs.get(key)
+    def get(self, blob_id: int) -> Base | None:
+        return self._blobs.get(blob_id)
 
     def put(self, blob: Base) -> None:
-        if blob.sha256 in self._blobs or len(blob.raw) > CACHE_BYTES:
+        if blob.id in self._blobs or len(blob.raw) > CACHE_BYTES:
             return
-        self._blobs[blob.sha256] = blob
+        self._blobs[blob.id] = blob
         self._bytes += len(blob.raw)
         while self._bytes > CACHE_BYTES:
             self._bytes -= len(self._blobs.popitem(last=False)[1].raw)

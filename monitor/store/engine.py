@@ -292,7 +292,11 @@ def _upgrade(conn: Connection, revision: str, where: str) -> None:
     from monitor.store import migrations  # Alembic: imported only when a database needs upgrading
 
     _stamp(conn, revision)   # a database written before Alembic has no version table yet
-    migrations.upgrade(conn)
+    try:
+        migrations.upgrade(conn)
+    except ValueError as exc:   # a value a revision cannot convert, which it names
+        raise StoreError(f"{where}: cannot upgrade from revision {revision} to {SCHEMA_REVISION}: {exc}; the "
+                         "database is left as it was") from exc
     if conn.dialect.name == "sqlite" and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
         raise StoreError(f"{where}: upgrading from revision {revision} to {SCHEMA_REVISION} would leave rows "
                          "pointing at missing ones; the database is left as it was")

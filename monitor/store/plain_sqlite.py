@@ -19,10 +19,10 @@ Nothing else hooks the engine's transactions but ``newsmon serve``, which makes 
 store read-only; ``refuse_writes`` does the same here, so its guarantee covers this connection as well.
 
 The statements mean exactly what ``monitor.store.sql_store`` and ``monitor.store.lines`` do for the same
-calls, in the same order, values included (datetimes as SQLAlchemy stores them on SQLite: naive UTC, ISO
-text with a space and microseconds); blobs are made and decoded by monitor/store/blob_codec.py for both.
-tests/test_plain_sqlite.py holds the two to the same rows and results, and tests/test_store.py runs on a
-store opened each way.
+calls, in the same order, values included (dates and hashes as monitor.store.schema's column types store
+them on SQLite, by the functions of monitor/store/sqlite_values.py); blobs are made and decoded by
+monitor/store/blob_codec.py for both. tests/test_plain_sqlite.py holds the two to the same rows and results,
+and tests/test_store.py runs on a store opened each way.
 
 Only an existing file at the current revision is opened here; anything else (a new, older, foreign or
 damaged database, PostgreSQL, a URL with options) is left to the full open, which creates, upgrades or
@@ -35,7 +35,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ from monitor.models import Validators, Version
 from monitor.store.records import IN_CHUNK, ArticleState, RecordItem, article_changes, check_row, is_plain
 from monitor.store.revision import SCHEMA_REVISION, SCHEMA_VERSION, TABLE_COLUMNS, VERSION_TABLE
 from monitor.store.sqlite_file import check_sqlite_file, configure_connection
+from monitor.store.sqlite_values import read_time, sha256_bytes, sha256_text, sqlite_time
 
 # monitor.store.blob_codec is imported where blobs are made or read, not here: zstandard costs about 8 ms of
 # CPU to import, and a cycle of unchanged articles never touches a blob.
@@ -56,18 +57,19 @@ _STATES = ("SELECT a.url, s.name, a.latest_version, a.fingerprint, a.etag, a.las
            "a.body_sha256, a.last_checked, a.pending_fingerprint "
            "FROM articles AS a JOIN sources AS s ON a.source_id = s.id WHERE a.url IN ({})")
 _LATEST_VERSION = ("SELECT v.number, v.created_at, v.title, v.byline, v.published, v.modified, v.final_url, "
-                   "v.fingerprint, v.text_blob, v.html_blob FROM versions AS v JOIN articles AS a "
-                   "ON v.article_id = a.id WHERE a.url = ? ORDER BY v.number DESC LIMIT 1")
+                   "v.fingerprint, v.text_blob, h.sha256 FROM versions AS v JOIN articles AS a "
+                   "ON v.article_id = a.id JOIN blobs AS h ON h.id = v.html_blob "
+                   "WHERE a.url = ? ORDER BY v.number DESC LIMIT 1")
 _VERSION_WITH_FINGERPRINT = ("SELECT v.number FROM versions AS v JOIN articles AS a ON v.article_id = a.id "
                              "WHERE a.url = ? AND v.fingerprint = ? ORDER BY v.number DESC LIMIT 1")
 _LATEST_BLOBS = ("SELECT a.url, v.text_blob, v.html_blob FROM articles AS a JOIN versions AS v "
                  "ON v.article_id = a.id AND v.number = a.latest_version WHERE a.url IN ({})")
 # A blob's row and its bases' rows, as monitor.store.blobs reads them (its _chain_query).
-_CHAIN = ("WITH RECURSIVE chain(sha256, codec, base, data, hop) AS ("
-          "SELECT sha256, codec, base, data, 0 FROM blobs WHERE sha256 = :key "
-          "UNION ALL SELECT b.sha256, b.codec, b.base, b.data, chain.hop + 1 FROM blobs AS b "
-          "JOIN chain ON b.sha256 = chain.base WHERE chain.codec = :delta AND chain.hop < :limit) "
-          "SELECT sha256, codec, base, data FROM chain")
+_CHAIN = ("WITH RECURSIVE chain(id, sha256, codec, base, data, hop) AS ("
+          "SELECT id, sha256, codec, base, data, 0 FROM blobs WHERE id = :id "
+          "UNION ALL SELECT b.id, b.sha256, b.codec, b.base, b.data, chain.hop + 1 FROM blobs AS b "
+          "JOIN chain ON b.id = chain.base WHERE chain.codec = :delta AND chain.hop < :limit) "
+          "SELECT id, sha256, codec, base, data FROM chain")
 # Boilerplate learning, as monitor.store.lines makes it (its _SOURCE_ID, _learn_statement, _LEARNED and
 # _ARTICLES_WITH_VERSIONS): the share compared in integers, see _learn_statement.
 _SOURCE_ID = "SELECT id FROM sources WHERE name = ?"
@@ -87,6 +89,7 @@ _INSERT_LINE = ("INSERT INTO source_lines (source_id, line_key, article_id) VALU
                 "ON CONFLICT (source_id, line_key, article_id) DO NOTHING")
 _INSERT_BLOB = ("INSERT INTO blobs (sha256, size, codec, base, data) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (sha256) DO NOTHING")
+_BLOB_ID = "SELECT id FROM blobs WHERE sha256 = ?"
 _VERSION_COLUMNS = ("article_id", "number", "created_at", "title", "byline", "published", "modified", "final_url",
                     "fingerprint", "text_blob", "html_blob", "size")
 _INSERT_VERSION = (f"INSERT INTO versions ({', '.join(_VERSION_COLUMNS)}) "
@@ -108,27 +111,17 @@ def database_path(url: str) -> Path | None:
     return Path(database)
 
 
-def sqlite_time(value: datetime) -> str:
-    """An aware datetime as SQLAlchemy's SQLite dialect stores monitor.store.schema.UTCDateTime."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def read_time(value: str) -> datetime:
-    """A datetime as ``sqlite_time`` stores it, aware again, as SQLAlchemy reads UTCDateTime."""
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def read_blob(conn: sqlite3.Connection, key: str, cache: BlobCache | None = None) -> Base:
+def read_blob(conn: sqlite3.Connection, blob_id: int, cache: BlobCache | None = None) -> Base:
     """A blob decompressed, with its depth, as ``blobs.get_base`` reads it; ``cache``: the blobs already
     decompressed in this transaction, which it gains those decompressed here."""
     from monitor.store.blob_codec import CHAIN_LIMIT, DELTA_CODEC, decode_chain
 
-    below = cache.get(key) if cache is not None else None
+    below = cache.get(blob_id) if cache is not None else None
     if below is not None:
         return below
-    rows = {sha256: (codec, base, data) for sha256, codec, base, data in
-            conn.execute(_CHAIN, {"key": key, "delta": DELTA_CODEC, "limit": CHAIN_LIMIT})}
-    return decode_chain(key, rows, cache)
+    rows = {ident: (sha256.hex(), codec, base, data) for ident, sha256, codec, base, data in
+            conn.execute(_CHAIN, {"id": blob_id, "delta": DELTA_CODEC, "limit": CHAIN_LIMIT})}
+    return decode_chain(blob_id, rows, cache)
 
 
 class PlainSqlite:
@@ -179,10 +172,10 @@ class PlainSqlite:
                 for row in conn.execute(_STATES.format(", ".join("?" * len(chunk))), chunk):
                     url, source, latest, fingerprint, etag, last_modified, gone, body, checked, pending = row
                     found[url] = ArticleState(
-                        url=url, source=source, latest_version=latest, fingerprint=fingerprint,
+                        url=url, source=source, latest_version=latest, fingerprint=sha256_text(fingerprint),
                         validators=Validators(etag=etag, last_modified=last_modified), gone=bool(gone),
-                        body_sha256=body, last_checked=None if checked is None else read_time(checked),
-                        pending_fingerprint=pending)
+                        body_sha256=sha256_text(body), last_checked=None if checked is None else read_time(checked),
+                        pending_fingerprint=sha256_text(pending))
         return found
 
     def latest_version(self, url: str) -> Version | None:
@@ -191,16 +184,16 @@ class PlainSqlite:
             row = conn.execute(_LATEST_VERSION, (url,)).fetchone()
             if row is None:
                 return None
-            number, created_at, title, byline, published, modified, final_url, fingerprint, text_blob, html_blob = row
+            number, created_at, title, byline, published, modified, final_url, fingerprint, text_blob, html_key = row
             return Version(url=url, number=number, created_at=read_time(created_at),
                            title=title, text=read_blob(conn, text_blob).raw.decode("utf-8"), byline=byline,
-                           published=published, modified=modified, final_url=final_url, html_sha256=html_blob,
-                           text_sha256=fingerprint)
+                           published=published, modified=modified, final_url=final_url, html_sha256=html_key.hex(),
+                           text_sha256=fingerprint.hex())
 
     def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
         """``Store.version_with_fingerprint``."""
         with self._transaction(f"look up a version of {url}", "BEGIN") as conn:
-            row = conn.execute(_VERSION_WITH_FINGERPRINT, (url, fingerprint)).fetchone()
+            row = conn.execute(_VERSION_WITH_FINGERPRINT, (url, sha256_bytes(fingerprint))).fetchone()
         return None if row is None else int(row[0])
 
     def bases(self, urls: Sequence[str]) -> dict[str, tuple[Base | None, Base | None]]:
@@ -213,9 +206,9 @@ class PlainSqlite:
         with self._transaction("read the latest versions' blobs", "BEGIN") as conn:
             for start in range(0, len(wanted), IN_CHUNK):
                 chunk = wanted[start:start + IN_CHUNK]
-                for url, text_key, html_key in conn.execute(_LATEST_BLOBS.format(", ".join("?" * len(chunk))),
-                                                            chunk).fetchall():
-                    found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
+                for url, text_id, html_id in conn.execute(_LATEST_BLOBS.format(", ".join("?" * len(chunk))),
+                                                          chunk).fetchall():
+                    found[url] = (_readable_base(conn, text_id), _readable_base(conn, html_id))
         return found
 
     def record_many(self, items: Sequence[RecordItem]) -> list[int | None]:
@@ -243,7 +236,7 @@ class PlainSqlite:
                 return frozenset()
             conn.execute(_LEARN_BOILERPLATE, {"source_id": row[0], "min_articles": min_articles,
                                               "min_percent": min_percent})
-            return frozenset(key for (key,) in conn.execute(_LEARNED, (row[0],)))
+            return frozenset(key.hex() for (key,) in conn.execute(_LEARNED, (row[0],)))
 
     def articles_with_versions(self, source: str) -> int:
         """``Store.articles_with_versions``."""
@@ -334,8 +327,10 @@ def _write(conn: sqlite3.Connection, item: RecordItem, blobs: tuple[Blob, Blob] 
     if row is None:
         conn.execute(_INSERT_ARTICLE, (item.url, source_id, sqlite_time(check.checked_at)))
         row = conn.execute(_ARTICLE, (item.url,)).fetchone()
-    article_id, latest, stored_fingerprint, failures = row
-    conn.executemany(_INSERT_LINE, [(source_id, key, article_id) for key in dict.fromkeys(item.line_keys)])
+    article_id, latest, stored_key, failures = row
+    stored_fingerprint = sha256_text(stored_key)
+    conn.executemany(_INSERT_LINE, [(source_id, sha256_bytes(key), article_id)
+                                    for key in dict.fromkeys(item.line_keys)])
 
     changes = article_changes(item, article_id, source_id)
     # Consecutive failed checks, for the scheduler's backoff; any other outcome resets it.
@@ -348,16 +343,15 @@ def _write(conn: sqlite3.Connection, item: RecordItem, blobs: tuple[Blob, Blob] 
         if latest is not None and stored_fingerprint == new.fingerprint:
             number = latest  # the caller's dedup missed it (a retry): no duplicate
         else:
-            unique = {blob.sha256: blob for blob in blobs}      # HTML and text may be the same bytes
-            conn.executemany(_INSERT_BLOB, [(b.sha256, b.size, b.codec, b.base, b.data) for b in unique.values()])
-            number = written = (latest or 0) + 1
             html, text = blobs
+            ids = _put_blobs(conn, blobs)
+            number = written = (latest or 0) + 1
             doc = new.document
             conn.execute(_INSERT_VERSION, _bound({
                 "article_id": article_id, "number": number, "created_at": new.created_at,
                 "title": doc.title, "byline": doc.byline, "published": doc.published,
                 "modified": doc.modified, "final_url": check.final_url or doc.url,
-                "fingerprint": new.fingerprint, "text_blob": text.sha256, "html_blob": html.sha256,
+                "fingerprint": new.fingerprint, "text_blob": ids[text.sha256], "html_blob": ids[html.sha256],
                 "size": len(doc.text)}))
             changes["latest_version"] = number
             changes["fingerprint"] = new.fingerprint
@@ -403,14 +397,31 @@ def _write_plain(conn: sqlite3.Connection, rows: Sequence[tuple[int, RecordItem]
     conn.executemany(_INSERT_CHECK, [_bound(check_row(article_id, item.check, None)) for article_id, item in rows])
 
 
-def _readable_base(conn: sqlite3.Connection, key: str) -> Base | None:
+def _put_blobs(conn: sqlite3.Connection, blobs: tuple[Blob, Blob]) -> dict[str, int]:
+    """``blobs.put_blobs``: the blobs stored unless they are already, and their ids by key."""
+    ids: dict[str, int] = {}
+    for blob in blobs:                  # HTML and text may be the same bytes
+        if blob.sha256 not in ids:
+            key = sha256_bytes(blob.sha256)
+            conn.execute(_INSERT_BLOB, (key, blob.size, blob.codec, blob.base, blob.data))
+            ids[blob.sha256] = conn.execute(_BLOB_ID, (key,)).fetchone()[0]
+    return ids
+
+
+def _readable_base(conn: sqlite3.Connection, blob_id: int) -> Base | None:
     try:
-        return read_blob(conn, key)
+        return read_blob(conn, blob_id)
     except StoreError:
         return None
 
 
+# The columns holding a sha256 among those written through _bound, whose hex digests are stored as bytes.
+_HASH_COLUMNS = frozenset({"fingerprint", "body_sha256", "pending_fingerprint"})
+
+
 def _bound(row: dict[str, Any]) -> dict[str, Any]:
-    """Values as SQLAlchemy binds them on SQLite: datetimes as UTC text, booleans as 0 or 1."""
+    """Values as SQLAlchemy binds them on SQLite (monitor.store.schema's types): datetimes and hashes as
+    monitor/store/sqlite_values.py stores them, booleans as 0 or 1."""
     return {key: sqlite_time(value) if isinstance(value, datetime) else int(value) if isinstance(value, bool)
+            else sha256_bytes(value) if key in _HASH_COLUMNS and value is not None
             else value for key, value in row.items()}

@@ -10,7 +10,8 @@ from typing import Any
 
 from monitor.models import EVENTS, Document, Validators
 
-_LINE_KEY = re.compile(r"[0-9a-f]{64}")
+# A sha256 hex digest: line keys, fingerprints and body hashes are stored as their 32 bytes.
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # Keeps every IN list of URLs or ids far below SQLite's bound-parameter limit (32766, or 999 in old builds).
 IN_CHUNK = 500
@@ -83,12 +84,17 @@ def validate(item: RecordItem) -> None:
         if when is not None and when.utcoffset() is None:
             raise ValueError(f"{item.url}: naive datetime {when.isoformat()}; the store needs aware ones")
     check_line_keys(item.url, item.line_keys)
+    digests = {"fingerprint": item.new_version.fingerprint if item.new_version else None,
+               "body_sha256": item.body_sha256, "pending_fingerprint": item.pending_fingerprint}
+    for name, digest in digests.items():
+        if digest is not None and not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+            raise ValueError(f"{item.url}: {name} {digest!r} is not a lowercase sha256 hex digest")
 
 
 def check_line_keys(url: str, keys: Sequence[str]) -> None:
     """Refuse anything but sha256 hex digests before a write begins."""
     for key in keys:
-        if not isinstance(key, str) or not _LINE_KEY.fullmatch(key):
+        if not isinstance(key, str) or not _SHA256.fullmatch(key):
             raise ValueError(f"{url}: line key {key!r} is not a lowercase sha256 hex digest")
 
 

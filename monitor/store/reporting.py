@@ -29,8 +29,9 @@ from typing import Any
 
 from monitor.models import Version
 from monitor.store.blob_codec import BlobCache
-from monitor.store.plain_sqlite import read_blob, read_time, sqlite_time
+from monitor.store.plain_sqlite import read_blob
 from monitor.store.records import IN_CHUNK
+from monitor.store.sqlite_values import read_time, sha256_text, sqlite_time
 from monitor.store.store import Store
 
 __all__ = ["ArticleHistory", "ArticleMatch", "ArticleStamp", "CheckMark", "article_histories", "article_history",
@@ -100,8 +101,8 @@ def changed_article_stamps(store: Store, since: datetime | None = None,
         rows = [row for chunk in wanted for row in _changed_rows(conn, since, chunk)]
     if len(wanted) > 1:
         rows.sort(key=lambda row: row[0])
-    return [ArticleStamp(url=url, source=source, latest_version=latest, fingerprint=fingerprint, gone=bool(gone),
-                         status_checks=n or 0, last_status=None if last is None else read_time(last))
+    return [ArticleStamp(url=url, source=source, latest_version=latest, fingerprint=sha256_text(fingerprint),
+                         gone=bool(gone), status_checks=n or 0, last_status=None if last is None else read_time(last))
             for url, source, latest, fingerprint, gone, n, last in rows]
 
 
@@ -138,7 +139,7 @@ def boilerplate_keys(store: Store, source: str) -> frozenset[str]:
 
         return reporting_sql.boilerplate_keys(store, source)
     with plain.reading(f"read the boilerplate of source {source!r}") as conn:
-        return frozenset(key for (key,) in conn.execute(_BOILERPLATE, (source,)))
+        return frozenset(key.hex() for (key,) in conn.execute(_BOILERPLATE, (source,)))
 
 
 def has_stories(store: Store) -> bool:
@@ -186,9 +187,9 @@ _BOILERPLATE = ("SELECT b.line_key FROM source_boilerplate AS b JOIN sources AS 
                 "WHERE s.name = ?")
 _HISTORY_ARTICLES = ("SELECT a.id, a.url, a.gone, s.name FROM articles AS a JOIN sources AS s "
                      "ON a.source_id = s.id WHERE a.url IN ({})")
-_HISTORY_VERSIONS = ("SELECT article_id, number, created_at, title, byline, published, modified, final_url, "
-                     "fingerprint, text_blob, html_blob FROM versions WHERE article_id IN ({}) "
-                     "ORDER BY article_id, number")
+_HISTORY_VERSIONS = ("SELECT v.article_id, v.number, v.created_at, v.title, v.byline, v.published, v.modified, "
+                     "v.final_url, v.fingerprint, v.text_blob, h.sha256 FROM versions AS v JOIN blobs AS h "
+                     "ON h.id = v.html_blob WHERE v.article_id IN ({}) ORDER BY v.article_id, v.number")
 _HISTORY_CHECKS = ("SELECT article_id, checked_at, outcome, status, version FROM checks WHERE article_id IN ({}) "
                    f"AND (version IS NOT NULL OR outcome IN {_STATUS_IN}) ORDER BY article_id, checked_at, id")
 
@@ -198,7 +199,7 @@ def _changed_rows(conn: sqlite3.Connection, since: datetime | None,
     """The stamps' columns of the articles changed at or after ``since``, of ``urls`` if given, by URL."""
     later_version = "SELECT article_id FROM versions WHERE number > 1"
     status_check = f"SELECT article_id FROM checks WHERE outcome IN {_STATUS_IN}"
-    params: dict[str, str] = {}
+    params: dict[str, str | int] = {}
     if since is not None:
         later_version += " AND created_at >= :since"
         status_check += " AND checked_at >= :since"
@@ -232,7 +233,7 @@ def _histories(conn: sqlite3.Connection, urls: Sequence[str]) -> dict[str, Artic
         marking[article_id].append(CheckMark(read_time(checked_at), outcome, status, version))
     # Text blobs are shared between versions with the same text (an A -> B -> A flip): read each once; the
     # cache keeps what a chain of deltas decompressed, as SQLAlchemy's reads keep it per transaction.
-    texts: dict[str, str] = {}
+    texts: dict[int, str] = {}
     cache = BlobCache()
     histories: dict[str, ArticleHistory] = {}
     for article_id, (url, gone, source) in found.items():
@@ -245,7 +246,7 @@ def _histories(conn: sqlite3.Connection, urls: Sequence[str]) -> dict[str, Artic
                 texts[text_blob] = read_blob(conn, text_blob, cache).raw.decode("utf-8")
             stored.append(Version(
                 url=url, number=number, created_at=read_time(created_at), title=title, text=texts[text_blob],
-                byline=byline, published=published, modified=modified, final_url=final_url, html_sha256=html,
-                text_sha256=fingerprint))
+                byline=byline, published=published, modified=modified, final_url=final_url, html_sha256=html.hex(),
+                text_sha256=fingerprint.hex()))
         histories[url] = article_history_of(url, source, gone, stored, marking.get(article_id, []))
     return histories

@@ -29,7 +29,7 @@ from monitor.store.reporting import (
     CheckMark,
     article_history_of,
 )
-from monitor.store.schema import articles, checks, source_boilerplate, sources, versions
+from monitor.store.schema import articles, blobs, checks, source_boilerplate, sources, versions
 from monitor.store.store import Store
 
 
@@ -89,7 +89,8 @@ def _histories(conn: Connection, urls: Sequence[str]) -> dict[str, ArticleHistor
         select(articles.c.id, articles.c.url, articles.c.gone, sources.c.name)
         .join(sources, articles.c.source_id == sources.c.id).where(articles.c.url.in_(urls)))}
     version_rows: dict[int, list[Row[Any]]] = defaultdict(list)
-    for r in conn.execute(select(versions).where(versions.c.article_id.in_(found))
+    for r in conn.execute(select(versions, blobs.c.sha256.label("html_sha256"))
+                          .join(blobs, blobs.c.id == versions.c.html_blob).where(versions.c.article_id.in_(found))
                           .order_by(versions.c.article_id, versions.c.number)):
         version_rows[r.article_id].append(r)
     marking: dict[int, list[CheckMark]] = defaultdict(list)
@@ -100,7 +101,7 @@ def _histories(conn: Connection, urls: Sequence[str]) -> dict[str, ArticleHistor
             .order_by(checks.c.article_id, checks.c.checked_at, checks.c.id)):
         marking[r.article_id].append(CheckMark(r.checked_at, r.outcome, r.status, r.version))
     # Text blobs are shared between versions with the same text (an A -> B -> A flip): read each once.
-    texts: dict[str, str] = {}
+    texts: dict[int, str] = {}
     histories: dict[str, ArticleHistory] = {}
     for article_id, article in found.items():
         rows = version_rows.get(article_id)
@@ -113,7 +114,7 @@ def _histories(conn: Connection, urls: Sequence[str]) -> dict[str, ArticleHistor
             stored.append(Version(
                 url=article.url, number=r.number, created_at=r.created_at, title=r.title, text=texts[r.text_blob],
                 byline=r.byline, published=r.published, modified=r.modified, final_url=r.final_url,
-                html_sha256=r.html_blob, text_sha256=r.fingerprint))
+                html_sha256=r.html_sha256, text_sha256=r.fingerprint))
         histories[article.url] = article_history_of(article.url, article.name, bool(article.gone), stored,
                                                     marking.get(article_id, []))
     return histories

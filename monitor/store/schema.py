@@ -45,32 +45,51 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
-# sha256 hex digests: blob keys and fingerprints.
-Sha256 = String(64)
+from monitor.store.sqlite_values import read_time, sha256_bytes, sqlite_time
+
+
+class Sha256(TypeDecorator[str]):
+    """sha256 digests (blob keys, fingerprints, line keys): lowercase hex strings in Python, their 32 bytes
+    in the database. Half the size of the hex text, in each row and again in each index over the column."""
+
+    impl = LargeBinary(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else sha256_bytes(value)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else bytes(value).hex()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both dialects.
 
-    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is converted to UTC and
-    stored naive (ISO text, which also sorts correctly). Reading always gives an aware UTC datetime.
-    Naive input is refused: guessing its zone would silently shift check times.
+    PostgreSQL stores ``timestamptz``; SQLite has no date type, and stores integer microseconds since 1970
+    (monitor/store/sqlite_values.py). Reading always gives an aware UTC datetime. Naive input is refused:
+    guessing its zone would silently shift check times.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | int | None:
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} given to the store; pass an aware one")
-        value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+        return sqlite_time(value) if dialect.name == "sqlite" else value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | int | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, int):
+            return read_time(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -113,14 +132,17 @@ articles = Table(
 
 blobs = Table(
     "blobs", metadata,
-    Column("sha256", Sha256, primary_key=True),      # of the uncompressed bytes
+    # Versions and delta bases refer to a blob by this id: 8 bytes at most, where the key is 32.
+    Column("id", Integer, primary_key=True),
+    Column("sha256", Sha256, nullable=False),        # of the uncompressed bytes: the content's address
     Column("size", BigInteger, nullable=False),      # uncompressed length in bytes
     # "zstd" (standalone) or "zstd-delta" (compressed against ``base``), see monitor/store/blobs.py.
     Column("codec", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
     # The blob whose bytes are the dictionary of a "zstd-delta" blob; NULL for a standalone one. The
     # foreign key makes the database itself refuse a delta whose base is not stored.
-    Column("base", Sha256, ForeignKey("blobs.sha256")),
+    Column("base", Integer, ForeignKey("blobs.id")),
+    Index("ix_blobs_sha256", "sha256", unique=True),
 )
 
 versions = Table(
@@ -135,8 +157,8 @@ versions = Table(
     Column("modified", Text),
     Column("final_url", Text),
     Column("fingerprint", Sha256, nullable=False),   # comparable title + text (Version.text_sha256)
-    Column("text_blob", Sha256, ForeignKey("blobs.sha256"), nullable=False),
-    Column("html_blob", Sha256, ForeignKey("blobs.sha256"), nullable=False),
+    Column("text_blob", Integer, ForeignKey("blobs.id"), nullable=False),
+    Column("html_blob", Integer, ForeignKey("blobs.id"), nullable=False),
     Column("size", Integer, nullable=False),         # characters of body text
     # The guard against duplicate versions from a crash-and-retry or two racing workers.
     UniqueConstraint("article_id", "number", name="uq_versions_article_number"),

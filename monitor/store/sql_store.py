@@ -33,6 +33,7 @@ from monitor.store.records import (
     is_plain,
 )
 from monitor.store.schema import articles, checks, insert_ignore, sources, versions
+from monitor.store.schema import blobs as blob_table
 
 # A result row of any width (SQLAlchemy 2.1 types rows by their column types).
 _AnyRow = Row[*tuple[Any, ...]]
@@ -126,15 +127,15 @@ class SqlStore:
                 number = article.latest_version  # the caller's dedup missed it (a retry): no duplicate
             else:
                 html, text = blobs
-                put_blobs(conn, [html, text])
+                ids = put_blobs(conn, [html, text])
                 number = written = (article.latest_version or 0) + 1
                 doc = new.document
                 conn.execute(_INSERT_VERSION, {
                     "article_id": article.id, "number": number, "created_at": new.created_at,
                     "title": doc.title, "byline": doc.byline, "published": doc.published,
                     "modified": doc.modified, "final_url": check.final_url or doc.url,
-                    "fingerprint": new.fingerprint, "text_blob": text.sha256,
-                    "html_blob": html.sha256, "size": len(doc.text)})
+                    "fingerprint": new.fingerprint, "text_blob": ids[text.sha256],
+                    "html_blob": ids[html.sha256], "size": len(doc.text)})
                 changes["latest_version"] = number
                 changes["fingerprint"] = new.fingerprint
 
@@ -155,8 +156,8 @@ class SqlStore:
         with self._transaction("read the latest versions' blobs") as conn:
             wanted = list(dict.fromkeys(urls))
             for start in range(0, len(wanted), IN_CHUNK):
-                for url, text_key, html_key in conn.execute(_LATEST_BLOBS, {"urls": wanted[start:start + IN_CHUNK]}):
-                    found[url] = (_readable_base(conn, text_key), _readable_base(conn, html_key))
+                for url, text_id, html_id in conn.execute(_LATEST_BLOBS, {"urls": wanted[start:start + IN_CHUNK]}):
+                    found[url] = (_readable_base(conn, text_id), _readable_base(conn, html_id))
         return found
 
     def boilerplate(self, source: str, *, min_articles: int = 3, min_percent: int = 20) -> frozenset[str]:
@@ -271,11 +272,11 @@ def _sqlite3_connection(conn: Connection) -> sqlite3.Connection:
     return dbapi
 
 
-def _readable_base(conn: Connection, key: str) -> Base | None:
+def _readable_base(conn: Connection, blob_id: int) -> Base | None:
     """The blob as a base, or None if it cannot be read: a damaged latest version must not stop the
     next one from being stored (standalone, then)."""
     try:
-        return get_base(conn, key)
+        return get_base(conn, blob_id)
     except StoreError:
         return None
 
@@ -360,11 +361,12 @@ def _state(row: _AnyRow) -> ArticleState:
         body_sha256=row.body_sha256, last_checked=row.last_checked, pending_fingerprint=row.pending_fingerprint)
 
 
+# A version's HTML is named by its blob's key (Version.html_sha256): the one join to blobs.
 _VERSION_QUERY = select(
     versions.c.number, versions.c.created_at, versions.c.title, versions.c.byline, versions.c.published,
     versions.c.modified, versions.c.final_url, versions.c.fingerprint, versions.c.text_blob,
-    versions.c.html_blob,
-).join(articles, versions.c.article_id == articles.c.id)
+    blob_table.c.sha256.label("html_sha256"),
+).join(articles, versions.c.article_id == articles.c.id).join(blob_table, blob_table.c.id == versions.c.html_blob)
 
 
 _LATEST_VERSION = _VERSION_QUERY.where(articles.c.url == bindparam("url")).order_by(versions.c.number.desc()).limit(1)
@@ -379,7 +381,7 @@ def _version(conn: Connection, url: str, row: _AnyRow) -> Version:
     return Version(
         url=url, number=row.number, created_at=row.created_at, title=row.title, text=text,
         byline=row.byline, published=row.published, modified=row.modified, final_url=row.final_url,
-        html_sha256=row.html_blob, text_sha256=row.fingerprint)
+        html_sha256=row.html_sha256, text_sha256=row.fingerprint)
 
 
 def _article_id(conn: Connection, url: str) -> int:

@@ -13,10 +13,12 @@ docs/DESIGN.md, "Schema migrations").
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import TypeDecorator
 from sqlalchemy.engine import Connection
 
 # Every module that defines tables on the store's MetaData adds them when imported: a migration, and the
@@ -25,9 +27,9 @@ import monitor.notify  # noqa: F401
 import monitor.store.outbox  # noqa: F401
 import monitor.store.scheduling  # noqa: F401
 import monitor.stories.tables  # noqa: F401
-from monitor.store.schema import metadata
+from monitor.store.schema import UTCDateTime, metadata
 
-__all__ = ["config", "head", "metadata", "upgrade"]
+__all__ = ["config", "head", "metadata", "render_item", "upgrade"]
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -49,3 +51,13 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     """Run the revisions after the database's (its version table's row; none: an empty database) up to
     ``revision``, in the connection's transaction."""
     command.upgrade(config(connection), revision)
+
+
+def render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """How autogenerate (env.py) writes a type of ours: as the type it stores on each dialect, so that a
+    revision keeps the DDL of its time whatever becomes of the class."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return 'sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")'
+    if kind == "type" and isinstance(item, TypeDecorator):
+        return f"sa.{item.impl!r}"
+    return False
