@@ -25,7 +25,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from .config import ArticleTarget, Config
 from .errors import ExtractionError, FetchError, MonitorError
@@ -34,6 +33,7 @@ from .fetch import Fetcher, FetchSettings
 from .hosts import Handover, run_per_host
 from .models import CheckEvent, Diff, Document, EventName, FetchResult, Validators
 from .store import ArticleState, CheckRecord, NewVersion, RecordItem, Store
+from .url_parts import split_url
 
 if TYPE_CHECKING:
     from .boilerplate import RunBoilerplate
@@ -330,7 +330,7 @@ class ArticleChecker:
 
         try:
             for target, fetched, exc in run_per_host(
-                targets, lambda t: urlsplit(t.url).netloc.lower(), work,
+                targets, lambda t: split_url(t.url).netloc.lower(), work,
                 concurrency=self.config.concurrency, delay=self.config.per_host_delay, handover=handover,
             ):
                 yield self._checked(target, fetched, exc, states.get(target.url))

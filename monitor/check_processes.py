@@ -43,11 +43,11 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import urlsplit
 
 from monitor.config import ArticleTarget, Config
 from monitor.hosts import Handover
 from monitor.models import CHANGE_EVENTS, CheckEvent
+from monitor.url_parts import split_url
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -106,7 +106,7 @@ def split_by_host(targets: Sequence[ArticleTarget], shares: int,
 
 
 def _host(target: ArticleTarget) -> str:
-    return urlsplit(target.url).netloc.lower()
+    return split_url(target.url).netloc.lower()
 
 
 @dataclass

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 from monitor.config_values import (
     _boolean,
@@ -41,6 +40,7 @@ from monitor.config_values import (
     parse_size,
 )
 from monitor.errors import ConfigError
+from monitor.url_parts import split_url
 
 DEFAULT_USER_AGENT = "newsmon/0.1 (+https://github.com/newsmon/newsmon)"
 
@@ -202,7 +202,7 @@ def _valid(names: list[str]) -> str:
 
 def url_key(url: str) -> str:
     """Two URLs are the same article when they differ only in #fragment or the case of scheme and host."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), fragment="").geturl()
 
 

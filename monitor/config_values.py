@@ -9,7 +9,8 @@ import difflib
 import math
 import re
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+
+from monitor.url_parts import split_url
 
 __all__ = ["MAX_DURATION", "parse_duration", "parse_size"]
 
@@ -141,7 +142,7 @@ def _http_url(url: str) -> str:
     if "://" not in url:
         raise ValueError(f"expected an absolute URL starting with https:// or http://, got {url!r}")
     try:
-        parts = urlsplit(url)
+        parts = split_url(url)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError as exc:
         raise ValueError(f"invalid URL {url!r}: {exc}") from None

@@ -34,6 +34,7 @@ from monitor.errors import (
     UnsupportedScheme,
 )
 from monitor.models import FetchResult, Validators
+from monitor.url_parts import split_url
 
 __all__ = ["FEED", "HTML", "ContentKind", "FetchSettings", "Fetcher", "user_agent"]
 
@@ -115,7 +116,7 @@ class Fetcher:
         Subclasses extend it (call ``super().check_url``), e.g. to refuse private addresses.
         """
         try:
-            parts = urlsplit(url)
+            parts = split_url(url)
         except ValueError as exc:
             raise FetchError(url, f"invalid URL: {exc}") from None
         scheme = parts.scheme.lower()

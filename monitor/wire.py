@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
+from monitor.url_parts import split_url
+
 __all__ = ["ConnectError", "DeadlineExceeded", "Headers", "Pool", "ProtocolError", "ReadTimeout", "Response",
            "Timeouts", "WireError", "WirePool", "WireResponse", "WireTimeout"]
 
@@ -277,7 +279,7 @@ class Pool:
         ``peer_check`` is given the IP address the connection reached, before anything is sent on it, and
         raises to refuse it (an untrusted URL whose name resolved to a private address this time). It is
         not called through a proxy, whose address says nothing of the server's."""
-        parts = urlsplit(url)
+        parts = split_url(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             raise WireError(f"not an http(s) URL: {url}")
