@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 from monitor import check_processes
 from monitor.check import check_articles, fetch_settings
 from monitor.check_processes import PARENT_SHARE, check_on_all_cores, process_count, split_by_host
-from monitor.config import ArticleTarget, load_config
+from monitor.config import ArticleTarget, load_config, parse_config
 from monitor.demo.site import load_seed, render_article_page
 from monitor.fetch import Fetcher
 from monitor.models import CheckEvent
@@ -347,3 +348,22 @@ def test_after_share_gets_the_events_every_few_changes_and_at_the_end(caplog) ->
     done.add(events[1])
     done.flush()                                                    # logged, not raised: the checks are stored
     assert "disk full" in caplog.text
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores")
+def test_each_process_checks_on_a_core_of_its_own_and_the_parent_is_free_again_after() -> None:
+    # Threads of one process taking turns with the GIL cost less CPU on one core (check_processes._pin).
+    cores = sorted(os.sched_getaffinity(0))
+    targets = [ArticleTarget(f"http://{'ab'[i % 2]}.test/{i}", "s") for i in range(4)]
+
+    def check(config, store, share, *, fetcher=None, extract_workers=None, handover=None) -> Iterator[CheckEvent]:
+        for target in share:                   # each event says where its process may run
+            yield CheckEvent(url=target.url, source="s", event="unchanged",
+                             error=" ".join(str(core) for core in sorted(os.sched_getaffinity(0))))
+
+    config = parse_config("sources: []\n")
+    events = list(check_on_all_cores(config, None, targets, open_store=lambda: nullcontext(None),  # type: ignore[arg-type]
+                                     check=check, processes=2))
+    where = {event.url.split("/")[2]: event.error for event in events}
+    assert len(events) == 4 and sorted(where.values()) == [str(cores[0]), str(cores[1])]
+    assert sorted(os.sched_getaffinity(0)) == cores
