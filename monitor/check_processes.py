@@ -257,8 +257,7 @@ def check_on_all_cores(config: Config, store: Store, targets: Sequence[ArticleTa
         yield from children.pass_on_until_all_ended()
         finished = True
     finally:
-        with suppress(OSError):
-            os.sched_setaffinity(0, cores)      # the rest of the run (the site's refresh) anywhere again
+        _unpin(cores)                           # the rest of the run (the site's refresh) anywhere again
         for child in forked:
             with suppress(OSError):
                 os.close(child.control)
@@ -342,6 +341,14 @@ def _pin(core: int) -> None:
     unpinned."""
     with suppress(OSError):
         os.sched_setaffinity(0, {core})
+
+
+def _unpin(cores: list[int]) -> None:
+    """Every thread of this process free to run on ``cores`` again. Affinity belongs to each thread on
+    Linux, and threads started while the process was pinned (a fetcher's deadline watchdog) took the pin."""
+    for task in os.listdir("/proc/self/task"):
+        with suppress(OSError):
+            os.sched_setaffinity(int(task), cores)
 
 
 class _Sender:

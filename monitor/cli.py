@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from enum import StrEnum
@@ -145,11 +146,17 @@ def check(
         if show_progress:
             from rich.progress import Progress
 
-            with Progress(console=made(err), transient=True) as progress:   # rich enters it: the real one
+            # Without rich's refresh thread: a thread running when the checks start keeps the run in one
+            # process (check_processes.process_count), so the bar is redrawn here, at most ten times a second.
+            with Progress(console=made(err), transient=True, auto_refresh=False) as progress:  # the real console
                 task = progress.add_task("checking", total=len(targets))
+                drawn = 0.0
                 for event in stream:
                     events.append(event)
                     progress.advance(task)
+                    if time.monotonic() - drawn >= 0.1:
+                        progress.refresh()
+                        drawn = time.monotonic()
                     if event.event != "unchanged":
                         print_event(out, event)
         else:

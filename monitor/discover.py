@@ -124,12 +124,23 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _storable(value: datetime) -> datetime | None:
+    """A parsed date, aware; None for one outside years 1-9999 once in UTC (``0001-01-01T00:00:00+01:00``, a
+    placeholder some sites write), which the store could not keep: one such date must not lose a feed."""
+    value = _aware(value)
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return None
+    return value
+
+
 def parse_date(text: str | None) -> datetime | None:
     """A W3C datetime (``2024-05-01``, ``2024-05-01T10:00Z``, ``2024-05``) or RFC 822 date; None if neither."""
     if not text or not (text := text.strip()):
         return None
     try:
-        return _aware(datetime.fromisoformat(text.replace("z", "Z")))
+        return _storable(datetime.fromisoformat(text.replace("z", "Z")))
     except ValueError:
         pass
     if match := _YEAR_MONTH.fullmatch(text):
@@ -138,7 +149,7 @@ def parse_date(text: str | None) -> datetime | None:
         except ValueError:
             return None
     try:
-        return _aware(email.utils.parsedate_to_datetime(text))
+        return _storable(email.utils.parsedate_to_datetime(text))
     except (TypeError, ValueError, IndexError):
         return None
 

@@ -10,11 +10,19 @@ sharing them is safe; an invalid URL raises as ``urlsplit`` does (exceptions are
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 __all__ = ["split_url"]
 
-# At most this many URLs (a few hundred bytes each): room for the largest runs measured (10,000 articles).
+# At most this many URLs: room for the largest runs measured (10,000 articles).
 CACHED_URLS = 1 << 14
+# Only URLs this short are kept (at most about 70 MB for a full cache): a redirect's Location, which a site
+# chooses, may be tens of kilobytes, and thousands of them must not stay in memory.
+LONGEST_CACHED = 2048
 
-split_url = lru_cache(maxsize=CACHED_URLS)(urlsplit)
+_cached_split = lru_cache(maxsize=CACHED_URLS)(urlsplit)
+
+
+def split_url(url: str) -> SplitResult:
+    """``urlsplit(url)``, from the cache when the URL is short enough to keep."""
+    return _cached_split(url) if len(url) <= LONGEST_CACHED else urlsplit(url)

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -356,14 +357,24 @@ def test_each_process_checks_on_a_core_of_its_own_and_the_parent_is_free_again_a
     cores = sorted(os.sched_getaffinity(0))
     targets = [ArticleTarget(f"http://{'ab'[i % 2]}.test/{i}", "s") for i in range(4)]
 
+    # A thread started during the run (as a fetcher's deadline watchdog is) takes the pin, and is freed too.
+    stop = threading.Event()
+    started: list[threading.Thread] = []
+
     def check(config, store, share, *, fetcher=None, extract_workers=None, handover=None) -> Iterator[CheckEvent]:
+        if os.getpid() == parent:
+            started.append(threading.Thread(target=stop.wait, daemon=True))
+            started[0].start()
         for target in share:                   # each event says where its process may run
             yield CheckEvent(url=target.url, source="s", event="unchanged",
                              error=" ".join(str(core) for core in sorted(os.sched_getaffinity(0))))
 
     config = parse_config("sources: []\n")
+    parent = os.getpid()
     events = list(check_on_all_cores(config, None, targets, open_store=lambda: nullcontext(None),  # type: ignore[arg-type]
                                      check=check, processes=2))
     where = {event.url.split("/")[2]: event.error for event in events}
     assert len(events) == 4 and sorted(where.values()) == [str(cores[0]), str(cores[1])]
     assert sorted(os.sched_getaffinity(0)) == cores
+    assert sorted(os.sched_getaffinity(started[0].native_id)) == cores
+    stop.set()

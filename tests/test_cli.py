@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sites import FIXTURES, Site, revision
 from typer.testing import CliRunner
 from werkzeug import Response
 
+from monitor import check_processes
 from monitor.cli import app
 from monitor.demo.site import load_seed, render_article_page
 
@@ -105,10 +107,17 @@ def test_check_shows_its_progress_on_a_terminal(site: Site, httpserver: HTTPServ
     config = write_config(tmp_path, *(httpserver.url_for(f"/p{n}") for n in range(20)))
     terminal = io.StringIO()
     monkeypatch.setattr(cli, "err", lazy_console(file=terminal, force_terminal=True, width=80))
+    # The bar starts no thread: one running when the run decides how many processes to use keeps it in one.
+    threads_at_start: list[list[str]] = []
+    deciding = check_processes.process_count
+    monkeypatch.setattr(check_processes, "process_count", lambda targets, concurrency: (
+        threads_at_start.append([type(t).__name__ for t in threading.enumerate()]),
+        deciding(targets, concurrency))[1])
     code, stdout, _ = run("check", "-c", str(config))
     assert code == 0, stdout
     assert stdout.count("new ") == 20
     assert "20 checked: 20 new" in terminal.getvalue()
+    assert len(threads_at_start) == 1 and "_RefreshThread" not in threads_at_start[0]
 
 
 def test_invalid_config_exits_2_naming_file_and_line(tmp_path: Path) -> None:

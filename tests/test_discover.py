@@ -171,6 +171,9 @@ def test_not_a_sitemap(body: bytes, message: str) -> None:
     ("2024", datetime(2024, 1, 1, tzinfo=UTC)),
     ("Mon, 10 Jun 2024 08:00:00 GMT", datetime(2024, 6, 10, 8, tzinfo=UTC)),
     ("yesterday", None), ("", None), (None, None), ("2024-13", None),
+    # Outside years 1-9999 once in UTC: no date the store could keep (a placeholder, not a time).
+    ("0001-01-01T00:00:00+01:00", None), ("9999-12-31T23:30:00-01:00", None),
+    ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
 ])
 def test_parse_date(text: str | None, expected: datetime | None) -> None:
     assert parse_date(text) == expected

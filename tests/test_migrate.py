@@ -427,6 +427,24 @@ def test_a_value_revision_0003_cannot_convert_is_named_and_the_database_left_as_
     assert dump(path) == before         # (opening it turned on WAL mode, which changes no row)
 
 
+@pytest.mark.parametrize("bad", ["not hex", "ab" * 31])
+def test_a_hash_revision_0003_cannot_convert_is_named_on_either_database(
+        store_url: str, tmp_path: Path, bad: str) -> None:
+    # PostgreSQL's decode() would take 62 hex characters for 31 bytes, and name no table for the rest.
+    source_url = f"sqlite:///{tmp_path}/source.db"
+    with open_store(source_url) as source:
+        source.record(URL, "BBC", check(0), new_version=new_version(seed_document()))
+    old_store(store_url, source_url, "0002")
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE articles SET fingerprint = :bad"), {"bad": bad})
+    engine.dispose()
+    message = run_failing("migrate", "-c", write_config(tmp_path, store_url))
+    assert f"table articles holds {bad!r}, which is not a sha256 hex digest" in message
+    assert "left as it was" in message
+    assert database(store_url)["revision"] == "0002"
+
+
 def dump(path: Path) -> list[str]:
     """A SQLite file's schema and rows, as SQL."""
     with closing(sqlite3.connect(path)) as db:

@@ -22,6 +22,7 @@ from monitor.errors import NotFound, StoreError
 from monitor.models import Document, Validators
 from monitor.store import CheckRecord, NewVersion, RecordItem, Store, open_store
 from monitor.store.schema import articles, blobs, checks, meta, source_boilerplate, source_lines, versions
+from monitor.store.sqlite_values import read_time, sqlite_time
 
 FIXTURES = Path(__file__).parent / "fixtures"
 URL = "https://news.example/world/north-korea-troops"
@@ -114,6 +115,33 @@ def test_naive_datetimes_and_unknown_outcomes_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown check outcome 'fetched'"):
         store.record(URL, "BBC", check(0, "fetched"))
     assert store.states([URL]) == {}
+
+
+def test_a_time_outside_the_years_1_to_9999_in_utc_is_refused_and_the_ends_are_kept(store: Store) -> None:
+    # Integer microseconds on SQLite could hold it, but no datetime could be read back from them.
+    early = datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(ValueError, match="outside years 1-9999 in UTC"):
+        store.record(URL, "BBC", CheckRecord(checked_at=early, outcome="error"))
+    assert store.states([URL]) == {}
+    for when in (datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(minutes=-30))), datetime.max.replace(tzinfo=UTC)):
+        store.record(URL, "BBC", CheckRecord(checked_at=when, outcome="error"))
+        assert store.states([URL])[URL].last_checked == when
+
+
+def test_sqlite_dates_are_exact_and_refuse_what_could_not_be_read_back() -> None:
+    for when in (datetime(1969, 7, 20, 20, 17, 40, 1, tzinfo=UTC), datetime.max.replace(tzinfo=UTC),
+                 datetime(2026, 3, 29, 2, 30, 0, 999_999, tzinfo=timezone(timedelta(hours=5, minutes=45)))):
+        assert read_time(sqlite_time(when)) == when
+    with pytest.raises(OverflowError):
+        sqlite_time(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+
+
+def test_a_fingerprint_that_is_not_a_digest_finds_no_version(store: Store) -> None:
+    doc = seed_document()
+    store.record(URL, "BBC", check(0), new_version=new_version(doc))
+    assert store.version_with_fingerprint(URL, fp(doc)) == 1
+    assert store.version_with_fingerprint(URL, "not hex") is None
+    assert store.version_with_fingerprint(URL, fp(doc)[:62]) is None
 
 
 def test_versions_are_numbered_1_2_3(store: Store) -> None:

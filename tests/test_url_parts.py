@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monitor.url_parts import CACHED_URLS, split_url
+from monitor import url_parts
+from monitor.url_parts import CACHED_URLS, LONGEST_CACHED, split_url
 
 
 def test_a_run_of_thousands_of_urls_is_split_once_each() -> None:
@@ -22,3 +23,15 @@ def test_an_invalid_url_raises_every_time() -> None:
     for _ in range(2):
         with pytest.raises(ValueError):
             split_url("http://[::1")
+
+
+def test_a_long_url_is_split_but_not_kept() -> None:
+    # A redirect's Location is the site's choice: tens of kilobytes each must not pile up in the cache.
+    kept = url_parts._cached_split.cache_info().currsize
+    for n in range(3):
+        long = f"http://example.test/{n}/" + "a" * 60_000
+        assert split_url(long) == urlsplit(long)
+    assert url_parts._cached_split.cache_info().currsize == kept
+    short = "http://example.test/" + "a" * (LONGEST_CACHED - 30)
+    assert split_url(short) is split_url(short)
+    assert url_parts._cached_split.cache_info().currsize == kept + 1

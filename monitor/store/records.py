@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.models import EVENTS, Document, Validators
@@ -83,18 +83,33 @@ def validate(item: RecordItem) -> None:
     for when in (check.checked_at, item.new_version.created_at if item.new_version else None):
         if when is not None and when.utcoffset() is None:
             raise ValueError(f"{item.url}: naive datetime {when.isoformat()}; the store needs aware ones")
+        if when is not None and not _in_utc_range(when):
+            raise ValueError(f"{item.url}: {when.isoformat()} is outside years 1-9999 in UTC")
     check_line_keys(item.url, item.line_keys)
     digests = {"fingerprint": item.new_version.fingerprint if item.new_version else None,
                "body_sha256": item.body_sha256, "pending_fingerprint": item.pending_fingerprint}
     for name, digest in digests.items():
-        if digest is not None and not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+        if digest is not None and not is_sha256(digest):
             raise ValueError(f"{item.url}: {name} {digest!r} is not a lowercase sha256 hex digest")
+
+
+def _in_utc_range(when: datetime) -> bool:
+    try:
+        when.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+def is_sha256(value: object) -> bool:
+    """Whether ``value`` is a lowercase sha256 hex digest, the only hashes the store keeps."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def check_line_keys(url: str, keys: Sequence[str]) -> None:
     """Refuse anything but sha256 hex digests before a write begins."""
     for key in keys:
-        if not isinstance(key, str) or not _SHA256.fullmatch(key):
+        if not is_sha256(key):
             raise ValueError(f"{url}: line key {key!r} is not a lowercase sha256 hex digest")
 
 

@@ -16,8 +16,10 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def sqlite_time(value: datetime) -> int:
-    """An aware datetime as the store keeps it on SQLite."""
-    return (value - _EPOCH) // _MICROSECOND
+    """An aware datetime as the store keeps it on SQLite. One that falls outside years 1-9999 once in UTC
+    (0001-01-01T00:00+01:00) raises OverflowError here, as PostgreSQL refuses it, rather than being stored
+    as a number no datetime can be read back from."""
+    return (value.astimezone(UTC) - _EPOCH) // _MICROSECOND
 
 
 def read_time(value: int) -> datetime:

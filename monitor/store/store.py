@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from monitor.errors import StoreError
 from monitor.models import Validators, Version, VersionSummary
 from monitor.store.plain_sqlite import PlainSqlite
-from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem, validate
+from monitor.store.records import ArticleState, CheckRecord, NewVersion, RecordItem, is_sha256, validate
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -158,6 +158,8 @@ class Store:
 
     def version_with_fingerprint(self, url: str, fingerprint: str) -> int | None:
         """The newest version of an article with this fingerprint (to recognise a revert), or None."""
+        if not is_sha256(fingerprint):
+            return None                     # stored fingerprints are sha256 digests: no version has it
         plain = self.plain_sqlite
         return (plain.version_with_fingerprint(url, fingerprint) if plain is not None
                 else self._sql.version_with_fingerprint(url, fingerprint))

@@ -198,6 +198,14 @@ def _rebuild_sqlite_blobs() -> None:
 # -- PostgreSQL --------------------------------------------------------------------------------------------
 
 def _upgrade_postgresql(tables: set[str]) -> None:
+    # decode() would take 62 hex characters for 31 bytes, and fails on anything else without naming the
+    # table: every value is checked first, as the conversion on SQLite checks it.
+    for table in sorted(tables & HASHES.keys()):
+        for column in HASHES[table]:
+            bad = op.get_bind().execute(sa.text(
+                f"SELECT {column} FROM {table} WHERE {column} !~* '^[0-9a-f]{{64}}$' LIMIT 1")).scalar()
+            if bad is not None:
+                raise ValueError(f"table {table} holds {bad!r}, which is not a sha256 hex digest")
     # The references to blob keys go first: blobs.sha256 cannot change type (nor lose its primary key) while
     # foreign keys point at it.
     for table, constraint in PG_BLOB_KEY_REFERENCES:
