@@ -3,9 +3,10 @@ dates as integer microseconds since 1970 (UTC).
 
 Revision 0003, after 0002. The rows around a version cost more than its text: each version stored its
 fingerprint and two blob keys as 64-character hex, each delta its base's key, each date 26 characters of ISO
-text, and every index over them repeated that. Binary hashes, integer dates and integer blob references cut
-the file's growth per stored version by more than half (1,065 -> 451 bytes for a small revision of the seed
-article, benchmarks/storage_compact_schema.py; docs/DESIGN.md, "The compact storage layout").
+text, and every index over them repeated that. Binary hashes, integer dates and integer blob references (with
+delta chains of 16, monitor/store/blob_codec.py) cut the file's growth per stored version by more than half:
+983 -> 369 bytes for a small revision of the seed article, 35% -> 13.1% of its raw text
+(benchmarks/storage_size.py; docs/DESIGN.md, "The compact storage layout").
 
 - Every sha256 column (fingerprints, blob keys, line keys, the outbox's dedup key, a discrepancy's quantity)
   holds the digest's 32 bytes instead of its hex (NULL stays NULL).
