@@ -427,6 +427,32 @@ def test_a_value_revision_0003_cannot_convert_is_named_and_the_database_left_as_
     assert dump(path) == before         # (opening it turned on WAL mode, which changes no row)
 
 
+def test_revision_0003_leaves_out_the_tables_a_database_does_not_have_yet(store_url: str, tmp_path: Path) -> None:
+    # A database written before the scheduler, the outbox, notifications and stories existed: the upgrade
+    # converts what is there, and the store then creates the rest in the new layout.
+    optional = ["figure_occurrences", "ledger_versions", "story_members", "stories", "notified_discrepancies",
+                "notify_outbox", "article_schedule", "feed_state"]
+    source_url = f"sqlite:///{tmp_path}/source.db"
+    with open_store(source_url) as source:
+        urls = fill_store(source, articles=2, versions=3)
+    old_store(store_url, source_url, "0002")
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        for table in optional:
+            conn.execute(text(f"DROP TABLE {table}"))
+    engine.dispose()
+    with open_store(store_url) as store:
+        assert set(store.states(urls)) == set(urls)
+        assert store.version(urls[1], 3).text == article(1, 2).text
+        later = T1 + timedelta(days=50)
+        scheduling.add_articles(store, [("https://news.example/found/3", "BBC", MOON)], now=later, discovered=True)
+        outbox.enqueue(store, [("tgram", outbox.dedup_key("tgram://t/c", urls[0], 3, "modified"),
+                                 {"title": "a change"})], now=later)
+        assert [m.payload for m in outbox.pending(store)] == [{"title": "a change"}]
+    assert differences(store_url) == []
+    assert database(store_url)["revision"] == SCHEMA_REVISION
+
+
 @pytest.mark.parametrize("bad", ["not hex", "ab" * 31])
 def test_a_hash_revision_0003_cannot_convert_is_named_on_either_database(
         store_url: str, tmp_path: Path, bad: str) -> None:
