@@ -346,9 +346,13 @@ def _pin(core: int) -> None:
 def _unpin(cores: list[int]) -> None:
     """Every thread of this process free to run on ``cores`` again. Affinity belongs to each thread on
     Linux, and threads started while the process was pinned (a fetcher's deadline watchdog) took the pin."""
-    for task in os.listdir("/proc/self/task"):
+    try:
+        tasks = [int(task) for task in os.listdir("/proc/self/task")]
+    except OSError:                         # no /proc: this thread at least
+        tasks = [0]
+    for task in tasks:
         with suppress(OSError):
-            os.sched_setaffinity(int(task), cores)
+            os.sched_setaffinity(task, cores)
 
 
 class _Sender:
