@@ -38,6 +38,7 @@ from monitor.decode import BoundedDecoder
 from monitor.errors import FetchError
 from monitor.fetch import FEED, ContentKind
 from monitor.models import FetchResult, Validators
+from monitor.store.records import in_utc_range
 from monitor.urls import canonicalize, guard_for, same_site
 
 __all__ = ["DiscoveredArticle", "DiscoveryResult", "FeedFetcher", "Rejected", "SitemapEntry", "SitemapResult",
@@ -128,11 +129,7 @@ def _storable(value: datetime) -> datetime | None:
     """A parsed date, aware; None for one outside years 1-9999 once in UTC (``0001-01-01T00:00:00+01:00``, a
     placeholder some sites write), which the store could not keep: one such date must not lose a feed."""
     value = _aware(value)
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        return None
-    return value
+    return value if in_utc_range(value) else None
 
 
 def parse_date(text: str | None) -> datetime | None:

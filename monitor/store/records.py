@@ -83,7 +83,7 @@ def validate(item: RecordItem) -> None:
     for when in (check.checked_at, item.new_version.created_at if item.new_version else None):
         if when is not None and when.utcoffset() is None:
             raise ValueError(f"{item.url}: naive datetime {when.isoformat()}; the store needs aware ones")
-        if when is not None and not _in_utc_range(when):
+        if when is not None and not in_utc_range(when):
             raise ValueError(f"{item.url}: {when.isoformat()} is outside years 1-9999 in UTC")
     check_line_keys(item.url, item.line_keys)
     digests = {"fingerprint": item.new_version.fingerprint if item.new_version else None,
@@ -93,7 +93,8 @@ def validate(item: RecordItem) -> None:
             raise ValueError(f"{item.url}: {name} {digest!r} is not a lowercase sha256 hex digest")
 
 
-def _in_utc_range(when: datetime) -> bool:
+def in_utc_range(when: datetime) -> bool:
+    """Whether an aware time falls within years 1-9999 once in UTC, the only times the store can keep."""
     try:
         when.astimezone(UTC)
     except OverflowError:
